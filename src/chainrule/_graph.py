@@ -1,0 +1,201 @@
+"""The graph walk: recording switch, iterative topological sort and the reverse pass.
+
+This module knows nothing about NumPy operations. A recorded node is a Tensor with a tuple of
+``_parents`` and a tuple of ``_vjps``, one vector-Jacobian product per parent. Each vjp is called
+as ``vjp(g, *parent_values, out_value)``: with NumPy arrays for a first-order pass (fast, nothing
+recorded) or with the Tensors themselves when ``create_graph=True`` (the backward pass is then
+recorded and can be differentiated again).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+_grad_enabled: ContextVar[bool] = ContextVar("chainrule_grad_enabled", default=True)
+
+class FreedGraphError(RuntimeError):
+    """Raised when backward reaches a node whose graph was freed by an earlier backward."""
+
+
+class _NoGrad(contextlib.ContextDecorator):
+    """Context manager and decorator under which no operation is recorded."""
+
+    def __enter__(self) -> None:
+        self._tokens: list[Any] = getattr(self, "_tokens", [])
+        self._tokens.append(_grad_enabled.set(False))
+
+    def __exit__(self, *exc: object) -> None:
+        _grad_enabled.reset(self._tokens.pop())
+
+
+class _EnableGrad(_NoGrad):
+    """Context manager and decorator that turns recording back on (inside ``no_grad``)."""
+
+    def __enter__(self) -> None:
+        self._tokens = getattr(self, "_tokens", [])
+        self._tokens.append(_grad_enabled.set(True))
+
+
+def no_grad() -> _NoGrad:
+    """Record nothing inside this context (or decorated function).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> w = cr.ones(3, requires_grad=True)
+    >>> with cr.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+    return _NoGrad()
+
+
+def enable_grad() -> _EnableGrad:
+    """Record operations again inside this context, even within ``no_grad``."""
+    return _EnableGrad()
+
+
+def is_grad_enabled() -> bool:
+    """True when operations on tensors that require grad are being recorded."""
+    return _grad_enabled.get()
+
+
+# A node whose graph was freed keeps this marker in place of its vjps, so that a second backward
+# through it fails with a clear message instead of silently treating it as a leaf.
+FREED: Any = object()
+
+
+def toposort(root: Tensor, stop_at: frozenset[int] = frozenset()) -> list[Tensor]:
+    """Nodes that lead to ``root`` and require grad, each after all of its parents.
+
+    Depth-first post-order with an explicit stack (no recursion), so graphs of any depth work.
+    Nodes whose id is in ``stop_at`` are included but their parents are not followed.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        key = id(node)
+        if key in visited:
+            continue
+        visited.add(key)
+        stack.append((node, True))
+        if key in stop_at:
+            continue
+        for parent in node._parents:
+            if parent.requires_grad and id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+def backward_pass(
+    root: Tensor,
+    seed: Any,
+    *,
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Tensor] | None = None,
+) -> list[Any] | None:
+    """Propagate the cotangent ``seed`` of ``root`` back through the recorded graph.
+
+    Without ``inputs``, gradients are added to the ``.grad`` of every leaf that requires grad.
+    With ``inputs``, nothing is written: the cotangents reaching those tensors are returned
+    (``None`` where none arrives), as ``torch.autograd.grad`` does.
+    """
+    from .tensor import Tensor
+
+    retain_graph = retain_graph or create_graph
+    input_ids = frozenset(id(t) for t in inputs) if inputs is not None else frozenset()
+    order = toposort(root, input_ids)
+    grads: dict[int, Any] = {id(root): seed}
+    found: dict[int, Any] = {}
+    token = _grad_enabled.set(create_graph)
+    try:
+        for node in reversed(order):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if inputs is not None and id(node) in input_ids:
+                found[id(node)] = g
+                continue
+            vjps = node._vjps
+            if vjps is None:
+                if inputs is None:
+                    _accumulate_leaf(node, g, create_graph)
+                continue
+            if vjps is FREED:
+                raise FreedGraphError(
+                    f"backward: the graph through this tensor (made by '{node._op}') was already "
+                    "freed by an earlier backward(); pass retain_graph=True to the first "
+                    "backward() to differentiate the same graph twice"
+                )
+            parents = node._parents
+            if create_graph:
+                values: tuple[Any, ...] = (*parents, node)
+            elif len(parents) == 1:
+                values = (parents[0].data, node.data)
+            else:
+                values = (*[p.data for p in parents], node.data)
+            for parent, vjp in zip(parents, vjps):
+                if not parent.requires_grad:
+                    continue
+                grad = vjp(g, *values)
+                if grad.shape != parent.shape or grad.dtype != parent.dtype:
+                    raise AssertionError(
+                        f"backward: the vjp of '{node._op}' returned a gradient of shape "
+                        f"{grad.shape} and dtype {grad.dtype} for an input of shape "
+                        f"{parent.shape} and dtype {parent.dtype}"
+                    )
+                key = id(parent)
+                previous = grads.get(key)
+                grads[key] = grad if previous is None else previous + grad
+            if not retain_graph:
+                node._parents = ()
+                node._vjps = FREED
+    finally:
+        _grad_enabled.reset(token)
+    if inputs is None:
+        return None
+    return [found.get(id(t)) for t in inputs]
+
+
+def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool) -> None:
+    """Add ``g`` to ``leaf.grad``; repeated backward passes add up, as in PyTorch."""
+    from .tensor import Tensor
+
+    if isinstance(g, Tensor):
+        grad = g if create_graph else Tensor._wrap(g.data)
+    else:
+        # The array may be shared with another leaf's gradient (add's vjp passes g on
+        # unchanged), so the first store takes a private copy that callers may modify in place.
+        grad = Tensor._wrap(g.copy())
+    if leaf.grad is None:
+        leaf.grad = grad
+    elif create_graph or leaf.grad.requires_grad:
+        leaf.grad = leaf.grad + grad
+    else:
+        leaf.grad.data += grad.data
+
+
+def run_under(enabled: bool) -> contextlib.AbstractContextManager[None]:
+    """Set the recording switch for a block (used by the functional API)."""
+
+    @contextlib.contextmanager
+    def _switch() -> Iterator[None]:
+        token = _grad_enabled.set(enabled)
+        try:
+            yield
+        finally:
+            _grad_enabled.reset(token)
+
+    return _switch()

@@ -1,0 +1,340 @@
+"""Elementwise operations with NumPy broadcasting.
+
+Each op computes its NumPy forward and, right beneath, one vector-Jacobian product per input.
+A vjp is called as ``vjp(g, *inputs, out)``: with arrays in a first-order backward pass, with
+Tensors when the backward pass is itself recorded (``create_graph=True``). The rules are
+written with operators, methods and NumPy functions that both understand, so one rule serves
+both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .._broadcast import unbroadcast
+from ..dtypes import get_default_dtype, is_float
+from ..tensor import Tensor, as_tensor
+from ._operands import binary_operands, value
+
+
+def _broadcast_error(op: str, x: Tensor, y: Tensor) -> ValueError:
+    return ValueError(
+        f"{op}: operands with shapes {x.shape} and {y.shape} cannot be broadcast together"
+    )
+
+
+def add(x: Any, y: Any) -> Tensor:
+    """x + y.
+
+    Gradient: ∂/∂x = g, ∂/∂y = g, each summed over the axes it was broadcast along.
+    """
+    x, y = binary_operands(x, y)
+    try:
+        out = x.data + y.data
+    except ValueError:
+        raise _broadcast_error("add", x, y) from None
+
+    def vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
+        return unbroadcast(g, x.shape)
+
+    def vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+        return unbroadcast(g, y.shape)
+
+    return Tensor._from_op(out, (x, y), (vjp_x, vjp_y), "add")
+
+
+def subtract(x: Any, y: Any) -> Tensor:
+    """x - y.
+
+    Gradient: ∂/∂x = g, ∂/∂y = -g, each summed over broadcast axes.
+    """
+    x, y = binary_operands(x, y)
+    try:
+        out = x.data - y.data
+    except ValueError:
+        raise _broadcast_error("subtract", x, y) from None
+
+    def vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
+        return unbroadcast(g, x.shape)
+
+    def vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+        return unbroadcast(-g, y.shape)
+
+    return Tensor._from_op(out, (x, y), (vjp_x, vjp_y), "subtract")
+
+
+def multiply(x: Any, y: Any) -> Tensor:
+    """x * y.
+
+    Gradient: ∂/∂x = g·y, ∂/∂y = g·x, each summed over broadcast axes.
+    """
+    x, y = binary_operands(x, y)
+    try:
+        out = x.data * y.data
+    except ValueError:
+        raise _broadcast_error("multiply", x, y) from None
+
+    def vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
+        return unbroadcast(g * y, x.shape)
+
+    def vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+        return unbroadcast(g * x, y.shape)
+
+    return Tensor._from_op(out, (x, y), (vjp_x, vjp_y), "multiply")
+
+
+def divide(x: Any, y: Any) -> Tensor:
+    """x / y.
+
+    Gradient: ∂/∂x = g / y, ∂/∂y = -g·x / y² = -g·out / y, each summed over broadcast axes.
+    """
+    x, y = binary_operands(x, y)
+    if not is_float(x.data.dtype):
+        # True division of integers gives the default float dtype, as in PyTorch.
+        x, y = astype(x, get_default_dtype()), astype(y, get_default_dtype())
+    try:
+        out = x.data / y.data
+    except ValueError:
+        raise _broadcast_error("divide", x, y) from None
+
+    def vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
+        return unbroadcast(g / y, x.shape)
+
+    def vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+        return unbroadcast(-g * out / y, y.shape)
+
+    return Tensor._from_op(out, (x, y), (vjp_x, vjp_y), "divide")
+
+
+def power(x: Any, y: Any) -> Tensor:
+    """x ** y.
+
+    Gradient: ∂/∂x = g·y·x^(y-1); ∂/∂y = g·out·log(x), taken as 0 where x <= 0 (there x^y is
+    only defined for the integer exponents at which y is not a smooth variable).
+    """
+    x, y = binary_operands(x, y)
+    try:
+        out = x.data**y.data
+    except ValueError:
+        raise _broadcast_error("power", x, y) from None
+
+    def vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
+        return unbroadcast(g * y * x ** (y - 1), x.shape)
+
+    def vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+        positive_x = value(x) > 0
+        safe_log = np.log(np.where(positive_x, x, 1))
+        return unbroadcast(g * out * safe_log, y.shape)
+
+    return Tensor._from_op(out, (x, y), (vjp_x, vjp_y), "power")
+
+
+def negative(x: Any) -> Tensor:
+    """-x. Gradient: -g."""
+    x = as_tensor(x)
+
+    def vjp(g: Any, x: Any, out: Any) -> Any:
+        return -g
+
+    return Tensor._from_op(-x.data, (x,), (vjp,), "negative")
+
+
+def positive(x: Any) -> Tensor:
+    """+x, a recorded identity (a fresh node for the same values). Gradient: g."""
+    x = as_tensor(x)
+
+    def vjp(g: Any, x: Any, out: Any) -> Any:
+        return g
+
+    return Tensor._from_op(x.data.copy(), (x,), (vjp,), "positive")
+
+
+def exp(x: Any) -> Tensor:
+    """e^x. Gradient: g·out."""
+    x = as_tensor(x)
+
+    def vjp(g: Any, x: Any, out: Any) -> Any:
+        return g * out
+
+    return Tensor._from_op(np.exp(x.data), (x,), (vjp,), "exp")
+
+
+def log(x: Any) -> Tensor:
+    """Natural logarithm. Gradient: g / x."""
+    x = as_tensor(x)
+
+    def vjp(g: Any, x: Any, out: Any) -> Any:
+        return g / x
+
+    return Tensor._from_op(np.log(x.data), (x,), (vjp,), "log")
+
+
+def sqrt(x: Any) -> Tensor:
+    """Square root. Gradient: g / (2·out)."""
+    x = as_tensor(x)
+
+    def vjp(g: Any, x: Any, out: Any) -> Any:
+        return g / (2 * out)
+
+    return Tensor._from_op(np.sqrt(x.data), (x,), (vjp,), "sqrt")
+
+
+def abs(x: Any) -> Tensor:
+    """|x|. Gradient: g·sign(x), so 0 at x = 0."""
+    x = as_tensor(x)
+
+    def vjp(g: Any, x: Any, out: Any) -> Any:
+        return g * np.sign(value(x))
+
+    return Tensor._from_op(np.abs(x.data), (x,), (vjp,), "abs")
+
+
+def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent. Gradient: g·(1 - out²)."""
+    x = as_tensor(x)
+
+    def vjp(g: Any, x: Any, out: Any) -> Any:
+        return g * (1 - out * out)
+
+    return Tensor._from_op(np.tanh(x.data), (x,), (vjp,), "tanh")
+
+
+def sigmoid(x: Any) -> Tensor:
+    """The logistic function 1 / (1 + e^-x), computed without overflow. Gradient: g·out·(1 - out)."""
+    x = as_tensor(x)
+    data = x.data
+    # e^-|x| never overflows; the two branches are the same function rearranged.
+    decay = np.exp(-np.abs(data))
+    out = np.where(data >= 0, 1 / (1 + decay), decay / (1 + decay))
+
+    def vjp(g: Any, x: Any, out: Any) -> Any:
+        return g * out * (1 - out)
+
+    return Tensor._from_op(out, (x,), (vjp,), "sigmoid")
+
+
+def relu(x: Any) -> Tensor:
+    """max(x, 0). Gradient: g where x > 0, else 0 (relu'(0) = 0)."""
+    x = as_tensor(x)
+
+    def vjp(g: Any, x: Any, out: Any) -> Any:
+        return g * (value(x) > 0)
+
+    return Tensor._from_op(np.maximum(x.data, 0), (x,), (vjp,), "relu")
+
+
+def sign(x: Any) -> Tensor:
+    """-1, 0 or +1. Gradient: 0 everywhere it exists, so nothing can be learned through it."""
+    x = as_tensor(x)
+
+    def vjp(g: Any, x: Any, out: Any) -> Any:
+        return g * 0
+
+    return Tensor._from_op(np.sign(x.data), (x,), (vjp,), "sign")
+
+
+def _tie_weights(x: Any, y: Any, dtype: np.dtype) -> Any:
+    """1 where x wins, 0.5 at ties, 0 where y wins (ties split the gradient equally)."""
+    return (value(x) > value(y)).astype(dtype) * 0.5 + (value(x) >= value(y)) * 0.5
+
+
+def maximum(x: Any, y: Any) -> Tensor:
+    """Elementwise maximum. Gradient: g to the larger input; at ties each gets g/2."""
+    x, y = binary_operands(x, y)
+    try:
+        out = np.maximum(x.data, y.data)
+    except ValueError:
+        raise _broadcast_error("maximum", x, y) from None
+
+    def vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
+        return unbroadcast(g * _tie_weights(x, y, g.dtype), x.shape)
+
+    def vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+        return unbroadcast(g * _tie_weights(y, x, g.dtype), y.shape)
+
+    return Tensor._from_op(out, (x, y), (vjp_x, vjp_y), "maximum")
+
+
+def minimum(x: Any, y: Any) -> Tensor:
+    """Elementwise minimum. Gradient: g to the smaller input; at ties each gets g/2."""
+    x, y = binary_operands(x, y)
+    try:
+        out = np.minimum(x.data, y.data)
+    except ValueError:
+        raise _broadcast_error("minimum", x, y) from None
+
+    def vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
+        return unbroadcast(g * _tie_weights(y, x, g.dtype), x.shape)
+
+    def vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+        return unbroadcast(g * _tie_weights(x, y, g.dtype), y.shape)
+
+    return Tensor._from_op(out, (x, y), (vjp_x, vjp_y), "minimum")
+
+
+def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
+    """x limited to [a_min, a_max] (constant bounds; None means unbounded on that side).
+
+    Gradient: g where a_min <= x <= a_max, else 0.
+    """
+    x = as_tensor(x)
+    if a_min is None and a_max is None:
+        raise ValueError("clip: at least one of a_min and a_max must be given")
+    low = value(a_min) if a_min is not None else -np.inf
+    high = value(a_max) if a_max is not None else np.inf
+    out = np.clip(x.data, low, high)
+    if out.dtype != x.data.dtype:
+        out = out.astype(x.data.dtype)
+
+    def vjp(g: Any, x: Any, out: Any) -> Any:
+        inside = (value(x) >= low) & (value(x) <= high)
+        return unbroadcast(g * inside, x.shape)
+
+    return Tensor._from_op(out, (x,), (vjp,), "clip")
+
+
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    """x where ``condition`` holds, else y. The condition carries no gradient.
+
+    Gradient: ∂/∂x = g where condition else 0; ∂/∂y = g where not condition else 0; each summed
+    over broadcast axes.
+    """
+    condition = np.asarray(value(condition), dtype=bool)
+    x, y = binary_operands(x, y)
+    try:
+        out = np.where(condition, x.data, y.data)
+    except ValueError:
+        raise ValueError(
+            f"where: condition, x and y with shapes {condition.shape}, {x.shape} and {y.shape} "
+            "cannot be broadcast together"
+        ) from None
+
+    def vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
+        return unbroadcast(np.where(condition, g, 0), x.shape)
+
+    def vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+        return unbroadcast(np.where(condition, 0, g), y.shape)
+
+    return Tensor._from_op(out, (x, y), (vjp_x, vjp_y), "where")
+
+
+def astype(x: Any, dtype: DTypeLike) -> Tensor:
+    """x converted to ``dtype``. Gradient: g converted back to x's dtype.
+
+    A conversion to an integer or boolean dtype ends the graph: such tensors carry no gradient.
+    """
+    x = as_tensor(x)
+    target = np.dtype(dtype)
+    if target == x.data.dtype:
+        return x
+    out = x.data.astype(target)
+    if not is_float(target):
+        return Tensor._wrap(out)
+
+    def vjp(g: Any, x: Any, out: Any) -> Any:
+        return g.astype(x.dtype)
+
+    return Tensor._from_op(out, (x,), (vjp,), "astype")

@@ -1,0 +1,490 @@
+"""The Tensor: an n-dimensional array that records the operations applied to it."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+from . import _graph
+from .dtypes import get_default_dtype, is_float
+
+_grad_enabled = _graph._grad_enabled
+
+
+class Tensor:
+    """An n-dimensional array with an optional gradient and a link to the graph that made it.
+
+    ``data`` is a ``numpy.ndarray``; ``grad`` is ``None`` or a Tensor of the same shape and dtype,
+    filled by ``backward()`` on leaves that require grad. Tensors made by an operation on tensors
+    that require grad remember their parents and one vector-Jacobian product per parent.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_vjps", "_op", "__weakref__")
+
+    # NumPy defers binary operators to us (ndarray * Tensor gives a Tensor).
+    __array_priority__ = 1000.0
+
+    data: NDArray[Any]
+    grad: Tensor | None
+    requires_grad: bool
+    _parents: tuple[Tensor, ...]
+    _vjps: Any
+    _op: str
+
+    def __init__(
+        self, data: ArrayLike, dtype: DTypeLike | None = None, requires_grad: bool = False
+    ) -> None:
+        self.data = _to_array(data, dtype)
+        self.grad = None
+        self.requires_grad = False
+        self._parents = ()
+        self._vjps = None
+        self._op = "leaf"
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array: Any) -> Tensor:
+        """A leaf around an existing array, without copying or checks (internal fast path)."""
+        tensor = cls.__new__(cls)
+        tensor.data = array if type(array) is np.ndarray else np.asarray(array)
+        tensor.grad = None
+        tensor.requires_grad = False
+        tensor._parents = ()
+        tensor._vjps = None
+        tensor._op = "leaf"
+        return tensor
+
+    @classmethod
+    def _from_op(
+        cls, out: Any, parents: tuple[Tensor, ...], vjps: tuple[Any, ...], op: str
+    ) -> Tensor:
+        """Wrap an operation's result, recording the node only if a parent requires grad."""
+        tensor = cls.__new__(cls)
+        tensor.data = out if type(out) is np.ndarray else np.asarray(out)
+        tensor.grad = None
+        tensor._op = op
+        if _grad_enabled.get():
+            for parent in parents:
+                if parent.requires_grad:
+                    tensor.requires_grad = True
+                    tensor._parents = parents
+                    tensor._vjps = vjps
+                    return tensor
+        tensor.requires_grad = False
+        tensor._parents = ()
+        tensor._vjps = None
+        return tensor
+
+    # ----------------------------------------------------------------- array-like properties
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def T(self) -> Tensor:
+        """The tensor with its axes reversed, as ``ndarray.T``."""
+        return transpose(self)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not made by a recorded operation."""
+        return self._vjps is None
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __array__(self, dtype: DTypeLike | None = None, copy: bool | None = None) -> NDArray[Any]:
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        if copy:
+            return self.data.copy()
+        return self.data
+
+    def numpy(self) -> NDArray[Any]:
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: only one-element tensors can be converted to a Python number, "
+                f"got shape {self.shape}"
+            )
+        return self.data.item()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+                "use .any() or .all()"
+            )
+        return bool(self.data.item())
+
+    def any(self) -> bool:
+        return bool(self.data.any())
+
+    def all(self) -> bool:
+        return bool(self.data.all())
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype != get_default_dtype():
+            extras.append(f"dtype={self.data.dtype}")
+        if self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    __hash__ = object.__hash__
+
+    # ----------------------------------------------------------------------- autodiff API
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Mark this leaf as a variable whose gradient ``backward()`` fills in."""
+        if requires_grad and not is_float(self.data.dtype):
+            raise TypeError(
+                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+            )
+        if not requires_grad and self._vjps is not None and self._vjps is not _graph.FREED:
+            raise RuntimeError(
+                "requires_grad_(False) is only allowed on leaf tensors; use .detach() instead"
+            )
+        self.requires_grad = requires_grad
+        return self
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's data, cut off from the graph."""
+        return Tensor._wrap(self.data)
+
+    def backward(
+        self,
+        grad: ArrayLike | Tensor | None = None,
+        retain_graph: bool = False,
+        create_graph: bool = False,
+    ) -> None:
+        """Add the gradient of this tensor to ``.grad`` of every leaf that requires grad.
+
+        Parameters
+        ----------
+        grad
+            The cotangent of this tensor (same shape). May be omitted only for a one-element
+            tensor, where it defaults to 1.
+        retain_graph
+            Keep the graph so that ``backward`` can run through it again. By default it is
+            freed, which keeps training loops from holding on to memory.
+        create_graph
+            Record the backward pass itself, so that the gradients can be differentiated again
+            (implies ``retain_graph``).
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad and has no graph; make a leaf it "
+                "depends on with requires_grad=True (and compute it outside no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"backward: grad can be implicitly created only for a one-element tensor, "
+                    f"but this tensor has shape {self.shape}; pass grad= of that shape"
+                )
+            seed: Any = np.ones_like(self.data)
+        else:
+            seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+            if seed.shape != self.shape:
+                raise ValueError(
+                    f"backward: grad has shape {seed.shape} but the tensor has shape {self.shape}"
+                )
+            seed = seed.astype(self.data.dtype, copy=False)
+        if create_graph:
+            seed = grad if isinstance(grad, Tensor) else Tensor._wrap(seed)
+        _graph.backward_pass(self, seed, retain_graph=retain_graph, create_graph=create_graph)
+
+    # ------------------------------------------------------------------------- operators
+    def __add__(self, other: Any) -> Tensor:
+        return add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return subtract(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return subtract(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return multiply(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return multiply(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return divide(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return divide(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return power(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return power(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return negative(self)
+
+    def __pos__(self) -> Tensor:
+        return positive(self)
+
+    def __abs__(self) -> Tensor:
+        return abs(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return getitem(self, index)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if self.requires_grad:
+            raise RuntimeError(
+                "setitem: in-place assignment into a tensor that requires grad would corrupt "
+                "its gradient; assign into .data (outside the graph) or build a new tensor"
+            )
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+
+    # Comparisons give boolean tensors that carry no gradient.
+    def __lt__(self, other: Any) -> Tensor:
+        return Tensor._wrap(self.data < _value(other))
+
+    def __le__(self, other: Any) -> Tensor:
+        return Tensor._wrap(self.data <= _value(other))
+
+    def __gt__(self, other: Any) -> Tensor:
+        return Tensor._wrap(self.data > _value(other))
+
+    def __ge__(self, other: Any) -> Tensor:
+        return Tensor._wrap(self.data >= _value(other))
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return Tensor._wrap(self.data == _value(other))
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return Tensor._wrap(self.data != _value(other))
+
+    # ---------------------------------------------------------------- methods NumPy has
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return min(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+        return var(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def argmax(self, axis: int | None = None) -> Tensor:
+        return Tensor._wrap(np.argmax(self.data, axis=axis))
+
+    def argmin(self, axis: int | None = None) -> Tensor:
+        return Tensor._wrap(np.argmin(self.data, axis=axis))
+
+    def reshape(self, *shape: Any) -> Tensor:
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            shape = tuple(shape[0])
+        return reshape(self, shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], (int, np.integer))):
+            axes = axes[0]
+        return transpose(self, axes if axes != () else None)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        return swapaxes(self, axis1, axis2)
+
+    def squeeze(self, axis: Any = None) -> Tensor:
+        return squeeze(self, axis)
+
+    def flatten(self) -> Tensor:
+        return reshape(self, (-1,))
+
+    def astype(self, dtype: DTypeLike) -> Tensor:
+        return astype(self, dtype)
+
+    def exp(self) -> Tensor:
+        return exp(self)
+
+    def log(self) -> Tensor:
+        return log(self)
+
+    def sqrt(self) -> Tensor:
+        return sqrt(self)
+
+    def abs(self) -> Tensor:
+        return abs(self)
+
+    def tanh(self) -> Tensor:
+        return tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return relu(self)
+
+    def sign(self) -> Tensor:
+        return sign(self)
+
+    def clip(self, a_min: Any = None, a_max: Any = None) -> Tensor:
+        return clip(self, a_min, a_max)
+
+    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return logsumexp(self, axis=axis, keepdims=keepdims)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return softmax(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return log_softmax(self, axis=axis)
+
+    def matmul(self, other: Any) -> Tensor:
+        return matmul(self, other)
+
+    # ------------------------------------------------------------- the NumPy protocols
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method == "__call__" and not kwargs:
+            op = _numpy_protocol.UFUNCS.get(ufunc)
+            if op is not None:
+                return op(*inputs)
+        return _numpy_protocol.fallback(getattr(ufunc, method), inputs, kwargs)
+
+    def __array_function__(
+        self, func: Any, types: Any, args: Sequence[Any], kwargs: dict[str, Any]
+    ) -> Any:
+        op = _numpy_protocol.FUNCTIONS.get(func)
+        if op is not None:
+            return op(*args, **kwargs)
+        return _numpy_protocol.fallback(func, args, kwargs)
+
+
+def _value(x: Any) -> Any:
+    """The array inside a Tensor, or ``x`` itself."""
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _to_array(data: Any, dtype: DTypeLike | None) -> NDArray[Any]:
+    """Convert user data, applying the default dtype to Python numbers and lists."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.array(data, dtype=dtype)
+    if isinstance(data, np.ndarray):
+        return data.copy()
+    if isinstance(data, np.generic):
+        return np.array(data)
+    array = np.array(data)
+    if array.dtype == np.bool_:
+        return array
+    if array.dtype.kind in "iuf":
+        return array.astype(get_default_dtype())
+    raise TypeError(f"tensor: cannot make a numeric tensor from data of dtype {array.dtype}")
+
+
+def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
+    """Return ``x`` if it is a Tensor, else a constant Tensor made from it.
+
+    A Python number next to a floating ``like`` takes ``like``'s dtype, so that scalars never
+    change a tensor's dtype; NumPy arrays keep their own dtype.
+    """
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, numbers.Number) and not isinstance(x, np.generic):
+        if like is not None:
+            like_dtype = like.data.dtype
+            if is_float(like_dtype):
+                return Tensor._wrap(np.asarray(x, dtype=like_dtype))
+            if isinstance(x, bool) or (isinstance(x, int) and like_dtype.kind in "iu"):
+                return Tensor._wrap(np.asarray(x, dtype=like_dtype))
+        if isinstance(x, bool):
+            return Tensor._wrap(np.asarray(x))
+        return Tensor._wrap(np.asarray(x, dtype=get_default_dtype()))
+    if isinstance(x, (np.ndarray, np.generic)):
+        return Tensor._wrap(np.asarray(x))
+    return Tensor(x)
+
+
+# The operations are defined on top of Tensor, so they are imported after it.
+from . import _numpy_protocol  # noqa: E402
+from .ops import (  # noqa: E402
+    abs,
+    add,
+    astype,
+    clip,
+    divide,
+    exp,
+    getitem,
+    log,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    mean,
+    min,
+    multiply,
+    negative,
+    positive,
+    power,
+    relu,
+    reshape,
+    sigmoid,
+    sign,
+    softmax,
+    sqrt,
+    squeeze,
+    subtract,
+    sum,
+    swapaxes,
+    tanh,
+    transpose,
+    var,
+)
