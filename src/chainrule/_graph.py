@@ -10,6 +10,8 @@ recorded and can be differentiated again).
 from __future__ import annotations
 
 import contextlib
+import itertools
+import operator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
@@ -66,6 +68,9 @@ def is_grad_enabled() -> bool:
     return _grad_enabled.get()
 
 
+# Creation numbers give every tensor its place in a topological order (see toposort).
+next_seq = itertools.count().__next__
+
 # A node whose graph was freed keeps this marker in place of its vjps, so that a second backward
 # through it fails with a clear message instead of silently treating it as a leaf.
 FREED: Any = object()
@@ -74,28 +79,27 @@ FREED: Any = object()
 def toposort(root: Tensor, stop_at: frozenset[int] = frozenset()) -> list[Tensor]:
     """Nodes that lead to ``root`` and require grad, each after all of its parents.
 
-    Depth-first post-order with an explicit stack (no recursion), so graphs of any depth work.
-    Nodes whose id is in ``stop_at`` are included but their parents are not followed.
+    A node is always created after its parents, so sorting the reachable nodes by their
+    creation number ``_seq`` is a topological order. The search is a plain loop over a growing
+    list (no recursion), so graphs of any depth work. Nodes whose id is in ``stop_at`` are
+    included but their parents are not followed.
     """
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        key = id(node)
-        if key in visited:
-            continue
-        visited.add(key)
-        stack.append((node, True))
-        if key in stop_at:
+    nodes = [root]
+    seen = {id(root)}
+    for node in nodes:
+        if stop_at and id(node) in stop_at:
             continue
         for parent in node._parents:
-            if parent.requires_grad and id(parent) not in visited:
-                stack.append((parent, False))
-    return order
+            if parent.requires_grad:
+                key = id(parent)
+                if key not in seen:
+                    seen.add(key)
+                    nodes.append(parent)
+    nodes.sort(key=_creation_order)
+    return nodes
+
+
+_creation_order = operator.attrgetter("_seq")
 
 
 def backward_pass(
@@ -125,10 +129,10 @@ def backward_pass(
             g = grads.pop(id(node), None)
             if g is None:
                 continue
-            if inputs is not None and id(node) in input_ids:
+            vjps = node._vjps
+            if input_ids and id(node) in input_ids:
                 found[id(node)] = g
                 continue
-            vjps = node._vjps
             if vjps is None:
                 if inputs is None:
                     _accumulate_leaf(node, g, create_graph)
@@ -147,18 +151,14 @@ def backward_pass(
             else:
                 values = (*[p.data for p in parents], node.data)
             for parent, vjp in zip(parents, vjps):
-                if not parent.requires_grad:
-                    continue
-                grad = vjp(g, *values)
-                if grad.shape != parent.shape or grad.dtype != parent.dtype:
-                    raise AssertionError(
-                        f"backward: the vjp of '{node._op}' returned a gradient of shape "
-                        f"{grad.shape} and dtype {grad.dtype} for an input of shape "
-                        f"{parent.shape} and dtype {parent.dtype}"
-                    )
-                key = id(parent)
-                previous = grads.get(key)
-                grads[key] = grad if previous is None else previous + grad
+                if parent.requires_grad:
+                    grad = vjp(g, *values)
+                    expected = parent.data
+                    if grad.shape != expected.shape or grad.dtype != expected.dtype:
+                        raise _wrong_gradient(node, parent, grad)
+                    key = id(parent)
+                    previous = grads.get(key)
+                    grads[key] = grad if previous is None else previous + grad
             if not retain_graph:
                 node._parents = ()
                 node._vjps = FREED
@@ -167,6 +167,15 @@ def backward_pass(
     if inputs is None:
         return None
     return [found.get(id(t)) for t in inputs]
+
+
+def _wrong_gradient(node: Tensor, parent: Tensor, grad: Any) -> AssertionError:
+    # The engine checks rather than repairs: a broadcast-compatible but wrong shape would
+    # otherwise pass unnoticed.
+    return AssertionError(
+        f"backward: the vjp of '{node._op}' returned a gradient of shape {grad.shape} and "
+        f"dtype {grad.dtype} for an input of shape {parent.shape} and dtype {parent.dtype}"
+    )
 
 
 def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool) -> None:

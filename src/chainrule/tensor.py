@@ -12,6 +12,7 @@ from . import _graph
 from .dtypes import get_default_dtype, is_float
 
 _grad_enabled = _graph._grad_enabled
+_next_seq = _graph.next_seq
 
 
 class Tensor:
@@ -30,7 +31,16 @@ class Tensor:
     tensor([2., 4., 6.])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_vjps", "_op", "__weakref__")
+    __slots__ = (
+        "data",
+        "grad",
+        "requires_grad",
+        "_parents",
+        "_vjps",
+        "_op",
+        "_seq",
+        "__weakref__",
+    )
 
     # NumPy defers binary operators to us (ndarray * Tensor gives a Tensor).
     __array_priority__ = 1000.0
@@ -41,6 +51,7 @@ class Tensor:
     _parents: tuple[Tensor, ...]
     _vjps: Any
     _op: str
+    _seq: int
 
     def __init__(
         self, data: ArrayLike, dtype: DTypeLike | None = None, requires_grad: bool = False
@@ -51,6 +62,7 @@ class Tensor:
         self._parents = ()
         self._vjps = None
         self._op = "leaf"
+        self._seq = _next_seq()
         if requires_grad:
             self.requires_grad_(True)
 
@@ -64,6 +76,7 @@ class Tensor:
         tensor._parents = ()
         tensor._vjps = None
         tensor._op = "leaf"
+        tensor._seq = _next_seq()
         return tensor
 
     @classmethod
@@ -75,6 +88,7 @@ class Tensor:
         tensor.data = out if type(out) is np.ndarray else np.asarray(out)
         tensor.grad = None
         tensor._op = op
+        tensor._seq = _next_seq()
         if _grad_enabled.get():
             for parent in parents:
                 if parent.requires_grad:
@@ -232,23 +246,14 @@ class Tensor:
         _graph.backward_pass(self, seed, retain_graph=retain_graph, create_graph=create_graph)
 
     # ------------------------------------------------------------------------- operators
-    def __add__(self, other: Any) -> Tensor:
-        return add(self, other)
-
-    def __radd__(self, other: Any) -> Tensor:
-        return add(other, self)
+    # __add__, __radd__, __mul__ and __rmul__ are the ops themselves (bound at the end of this
+    # module): addition and multiplication commute, and the saved call matters on small tensors.
 
     def __sub__(self, other: Any) -> Tensor:
         return subtract(self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
         return subtract(other, self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return multiply(self, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return multiply(other, self)
 
     def __truediv__(self, other: Any) -> Tensor:
         return divide(self, other)
@@ -438,6 +443,10 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     """
     if isinstance(x, Tensor):
         return x
+    kind = type(x)
+    if (kind is float or kind is int) and like is not None and like.data.dtype.kind == "f":
+        # The common case (t * 0.5) first, without the slower checks below.
+        return Tensor._wrap(np.asarray(x, dtype=like.data.dtype))
     if isinstance(x, numbers.Number) and not isinstance(x, np.generic):
         if like is not None:
             like_dtype = like.data.dtype
@@ -488,3 +497,6 @@ from .ops import (  # noqa: E402
     transpose,
     var,
 )
+
+Tensor.__add__ = Tensor.__radd__ = add  # type: ignore[method-assign,assignment]
+Tensor.__mul__ = Tensor.__rmul__ = multiply  # type: ignore[method-assign,assignment]

@@ -1,0 +1,64 @@
+"""Shared benchmark plumbing: interleaved rounds, medians, ratios and version lines."""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from typing import Callable
+
+import numpy as np
+
+
+def time_call(function: Callable[[], object], repeat: int) -> float:
+    """Seconds per call of ``function``, the best of three batches of ``repeat`` calls."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeat):
+            function()
+        best = min(best, (time.perf_counter() - start) / repeat)
+    return best
+
+
+def interleave(
+    contestants: dict[str, Callable[[], object]], rounds: int, repeat: int
+) -> dict[str, list[float]]:
+    """Time each contestant once per round, in turn (A B C A B C ...), so noise hits all alike."""
+    results: dict[str, list[float]] = {name: [] for name in contestants}
+    for _ in range(rounds):
+        for name, function in contestants.items():
+            results[name].append(time_call(function, repeat))
+    return results
+
+
+def report(
+    results: dict[str, list[float]], reference: str, unit: str, scale: float, per: str
+) -> str:
+    """A table of median (min-max) per contestant and its ratio to ``reference`` per round."""
+    lines = [f"{'library':<22} {unit + ' ' + per + ' median':>22} {'min-max':>18} {'ratio':>14}"]
+    for name, times in results.items():
+        values = [t * scale for t in times]
+        ratios = [a / b for a, b in zip(times, results[reference])]
+        lines.append(
+            f"{name:<22} {statistics.median(values):>22.2f} "
+            f"{min(values):>8.2f}-{max(values):<9.2f} "
+            f"{statistics.median(ratios):>8.2f}x {reference.split()[0]}"
+        )
+    return "\n".join(lines)
+
+
+def versions(extra: dict[str, str]) -> str:
+    """Python, NumPy, the BLAS NumPy runs and each peer's version, for the record."""
+    parts = [f"Python {platform.python_version()}", f"NumPy {np.__version__}"]
+    try:
+        from threadpoolctl import threadpool_info
+
+        for pool in threadpool_info():
+            if pool.get("user_api") == "blas":
+                parts.append(f"BLAS {pool.get('internal_api')} {pool.get('version')} "
+                             f"({pool.get('architecture')}, {pool.get('num_threads')} threads)")
+    except ImportError:
+        parts.append("BLAS unknown (pip install threadpoolctl)")
+    parts += [f"{name} {version}" for name, version in extra.items()]
+    return "; ".join(parts)

@@ -1,0 +1,56 @@
+"""The command line: ``chainrule gradcheck`` checks every op and reports a table."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import chainrule as cr
+from chainrule import ops
+from chainrule.cli import main
+from chainrule.selfcheck import OP_CASES
+
+
+def test_every_op_has_a_selfcheck_case() -> None:
+    assert sorted(case.name for case in OP_CASES) == sorted(ops.__all__)
+
+
+def test_gradcheck_command_passes_and_prints_a_row_per_op(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gradcheck", "--seed", "3"]) == 0
+    output = capsys.readouterr().out
+    assert output.splitlines()[0].split() == ["function", "max", "abs", "error", "max", "rel", "error", "passed"]
+    for name in ops.__all__:
+        assert any(line.split()[0] == name and line.split()[-1] == "yes" for line in output.splitlines()[2:] if line.strip())
+
+
+def test_gradcheck_command_selects_ops(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gradcheck", "--ops", "tanh,matmul"]) == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:] if line.strip()]
+    assert rows[:2] == ["matmul", "tanh"]
+
+
+def test_gradcheck_command_rejects_unknown_op(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gradcheck", "--ops", "tanh,frobnicate"]) == 2
+    assert "frobnicate" in capsys.readouterr().err
+
+
+def test_gradcheck_command_fails_on_a_wrong_gradient(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chainrule.ops import elementwise
+
+    def wrong_tanh_vjp(g, x, out):  # type: ignore[no-untyped-def]
+        return g * (1 - out * out) * 1.001
+
+    monkeypatch.setattr(elementwise, "_tanh_vjp", wrong_tanh_vjp)
+    assert main(["gradcheck", "--ops", "tanh"]) == 1
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_module_entry_point_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "chainrule", "--version"], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == f"chainrule {cr.__version__}"
