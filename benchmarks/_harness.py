@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -56,8 +56,10 @@ def versions(extra: dict[str, str]) -> str:
 
         for pool in threadpool_info():
             if pool.get("user_api") == "blas":
-                parts.append(f"BLAS {pool.get('internal_api')} {pool.get('version')} "
-                             f"({pool.get('architecture')}, {pool.get('num_threads')} threads)")
+                parts.append(
+                    f"BLAS {pool.get('internal_api')} {pool.get('version')} "
+                    f"({pool.get('architecture')}, {pool.get('num_threads')} threads)"
+                )
     except ImportError:
         parts.append("BLAS unknown (pip install threadpoolctl)")
     parts += [f"{name} {version}" for name, version in extra.items()]

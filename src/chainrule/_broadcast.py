@@ -16,9 +16,7 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
         return grad
     leading = len(grad_shape) - len(shape)
     axes = tuple(range(leading)) + tuple(
-        leading + i
-        for i, size in enumerate(shape)
-        if size == 1 and grad_shape[leading + i] != 1
+        leading + i for i, size in enumerate(shape) if size == 1 and grad_shape[leading + i] != 1
     )
     if axes:
         grad = grad.sum(axis=axes)

@@ -12,13 +12,15 @@ from __future__ import annotations
 import contextlib
 import itertools
 import operator
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .tensor import Tensor
 
 _grad_enabled: ContextVar[bool] = ContextVar("chainrule_grad_enabled", default=True)
+
 
 class FreedGraphError(RuntimeError):
     """Raised when backward reaches a node whose graph was freed by an earlier backward."""
@@ -116,7 +118,6 @@ def backward_pass(
     With ``inputs``, nothing is written: the cotangents reaching those tensors are returned
     (``None`` where none arrives), as ``torch.autograd.grad`` does.
     """
-    from .tensor import Tensor
 
     retain_graph = retain_graph or create_graph
     input_ids = frozenset(id(t) for t in inputs) if inputs is not None else frozenset()

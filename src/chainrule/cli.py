@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import __version__
 
@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         "differences in float64 on random inputs, and print a table.",
     )
     check.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
-    check.add_argument("--ops", help="comma-separated names of the functions to check (default: all)")
+    check.add_argument(
+        "--ops", help="comma-separated names of the functions to check (default: all)"
+    )
     check.set_defaults(handler=_gradcheck)
     return parser
 

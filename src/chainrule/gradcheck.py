@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -77,7 +78,7 @@ def numerical_grad(
         for array in arrays:
             gradient = np.empty_like(array)
             for index in np.ndindex(array.shape):
-                original = array[index]
+                original = float(array[index])
                 h = step * max(abs(original), 1.0)
                 upper = original + (h / 2 if method == "central" else h)
                 lower = original - h / 2 if method == "central" else original
@@ -122,7 +123,16 @@ class GradcheckReport:
         return self.passed
 
     def __str__(self) -> str:
-        header = ("input", "shape", "max abs err", "max rel err", "worst at", "analytic", "numerical", "ok")
+        header = (
+            "input",
+            "shape",
+            "max abs err",
+            "max rel err",
+            "worst at",
+            "analytic",
+            "numerical",
+            "ok",
+        )
         rows = [
             (
                 str(check.position),
@@ -137,7 +147,10 @@ class GradcheckReport:
             for check in self.inputs
         ]
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in [header, *rows]]
+        lines = [
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths))
+            for row in [header, *rows]
+        ]
         verdict = "passed" if self.passed else "FAILED"
         return "\n".join([f"gradcheck {verdict}", *lines])
 

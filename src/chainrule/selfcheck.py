@@ -8,8 +8,9 @@ inputs inside the op's domain (away from kinks such as relu at 0, and from ties 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -67,20 +68,28 @@ def _distinct(*shapes: tuple[int, ...]) -> Inputs:
     return draw
 
 
-_MASK = np.array([[True, False, True, True], [False, True, False, True], [True, True, False, False]])
+_MASK = np.array(
+    [[True, False, True, True], [False, True, False, True], [True, True, False, False]]
+)
 
 OP_CASES: list[OpCase] = [
     OpCase("abs", ops.abs, _away_from_zero((3, 4))),
     OpCase("add", ops.add, _normal((3, 4), (4,))),
     # A float32 round trip would be quantised at the finite-difference step; longdouble is not.
-    OpCase("astype", lambda x: ops.astype(ops.astype(x, np.longdouble) * x, np.float64), _normal((3,))),
+    OpCase(
+        "astype", lambda x: ops.astype(ops.astype(x, np.longdouble) * x, np.float64), _normal((3,))
+    ),
     OpCase("broadcast_to", lambda x: ops.broadcast_to(x, (2, 3, 4)), _normal((3, 1))),
     OpCase("clip", lambda x: ops.clip(x, -0.5, 0.5), _uniform(-0.4, 0.4, (3, 4))),
     OpCase("concatenate", lambda x, y: ops.concatenate([x, y, x], axis=1), _normal((2, 3), (2, 1))),
-    OpCase("divide", ops.divide, lambda rng: [rng.standard_normal((3, 4)), rng.uniform(0.5, 2, (3, 1))]),
+    OpCase(
+        "divide", ops.divide, lambda rng: [rng.standard_normal((3, 4)), rng.uniform(0.5, 2, (3, 1))]
+    ),
     OpCase("exp", ops.exp, _normal((3, 4))),
     OpCase("expand_dims", lambda x: ops.expand_dims(x, (0, 2)), _normal((3, 4))),
-    OpCase("getitem", lambda x: ops.getitem(x, (np.array([0, 2, 0]), slice(1, None))), _normal((3, 4))),
+    OpCase(
+        "getitem", lambda x: ops.getitem(x, (np.array([0, 2, 0]), slice(1, None))), _normal((3, 4))
+    ),
     OpCase("log", ops.log, _uniform(0.2, 3.0, (3, 4))),
     OpCase("log_softmax", lambda x: ops.log_softmax(x, axis=1), _normal((3, 4))),
     OpCase("logsumexp", lambda x: ops.logsumexp(x, axis=0), _normal((3, 4))),
@@ -119,7 +128,9 @@ def run_selfcheck(
     known = {case.name for case in OP_CASES}
     unknown = sorted(set(names or []) - known)
     if unknown:
-        raise ValueError(f"gradcheck: unknown op(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise ValueError(
+            f"gradcheck: unknown op(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     rng = np.random.default_rng(seed)
     results = []
     for case in OP_CASES:
@@ -134,10 +145,18 @@ def format_table(results: list[tuple[str, GradcheckReport]]) -> str:
     """The results as a table: function, max abs error, max rel error, passed."""
     header = ("function", "max abs error", "max rel error", "passed")
     rows = [
-        (name, f"{report.max_abs_error:.2e}", f"{report.max_rel_error:.2e}", "yes" if report.passed else "NO")
+        (
+            name,
+            f"{report.max_abs_error:.2e}",
+            f"{report.max_rel_error:.2e}",
+            "yes" if report.passed else "NO",
+        )
         for name, report in results
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+        for row in [header, *rows]
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)

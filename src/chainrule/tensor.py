@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -248,6 +249,12 @@ class Tensor:
     # ------------------------------------------------------------------------- operators
     # __add__, __radd__, __mul__ and __rmul__ are the ops themselves (bound at the end of this
     # module): addition and multiplication commute, and the saved call matters on small tensors.
+    if TYPE_CHECKING:
+
+        def __add__(self, other: Any) -> Tensor: ...
+        def __radd__(self, other: Any) -> Tensor: ...
+        def __mul__(self, other: Any) -> Tensor: ...
+        def __rmul__(self, other: Any) -> Tensor: ...
 
     def __sub__(self, other: Any) -> Tensor:
         return subtract(self, other)
@@ -336,13 +343,13 @@ class Tensor:
 
     def reshape(self, *shape: Any) -> Tensor:
         if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
-            shape = tuple(shape[0])
+            return reshape(self, tuple(shape[0]))
         return reshape(self, shape)
 
     def transpose(self, *axes: Any) -> Tensor:
         if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], (int, np.integer))):
-            axes = axes[0]
-        return transpose(self, axes if axes != () else None)
+            return transpose(self, axes[0])
+        return transpose(self, axes if axes else None)
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         return swapaxes(self, axis1, axis2)
@@ -498,5 +505,5 @@ from .ops import (  # noqa: E402
     var,
 )
 
-Tensor.__add__ = Tensor.__radd__ = add  # type: ignore[method-assign,assignment]
-Tensor.__mul__ = Tensor.__rmul__ = multiply  # type: ignore[method-assign,assignment]
+Tensor.__add__ = Tensor.__radd__ = add  # type: ignore[method-assign]
+Tensor.__mul__ = Tensor.__rmul__ = multiply  # type: ignore[method-assign]

@@ -8,12 +8,14 @@ recorded so that the outer transform can differentiate the result again.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import _graph
-from .ops import positive, stack, sum as tensor_sum
+from .ops import positive, stack
+from .ops import sum as tensor_sum
 from .tensor import Tensor, as_tensor
 
 
@@ -33,7 +35,9 @@ def _prepare(args: Sequence[Any], argnums: Sequence[int]) -> tuple[list[Any], li
     nested = False
     for i in argnums:
         if not -len(args) <= i < len(args):
-            raise ValueError(f"argnums {i} is out of range for a function called with {len(args)} arguments")
+            raise ValueError(
+                f"argnums {i} is out of range for a function called with {len(args)} arguments"
+            )
         node, watched = _as_input(args[i])
         call_args[i] = node
         inputs.append(node)
@@ -64,8 +68,8 @@ def _cotangents(
     return results
 
 
-def _scalar_output(out: Any, name: str) -> Tensor:
-    out = as_tensor(out)
+def _scalar_output(value: Any, name: str) -> Tensor:
+    out = as_tensor(value)
     if out.size != 1:
         raise ValueError(f"{name}: fun must return a scalar, got a tensor of shape {out.shape}")
     return out
@@ -79,7 +83,10 @@ def value_and_grad(
     The gradient is a Tensor for an int ``argnums`` and a tuple of Tensors for a sequence.
     """
     single = isinstance(argnums, (int, np.integer))
-    positions = [int(argnums)] if single else [int(a) for a in argnums]  # type: ignore[union-attr]
+    if isinstance(argnums, (int, np.integer)):
+        positions = [int(argnums)]
+    else:
+        positions = [int(a) for a in argnums]
 
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> tuple[Tensor, Any]:
         call_args, inputs, nested = _prepare(args, positions)
@@ -113,7 +120,7 @@ def grad(fun: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[
 
 
 def jacobian(fun: Callable[..., Any], argnums: int = 0) -> Callable[..., Tensor]:
-    """The Jacobian of ``fun``: an array of shape ``out.shape + x.shape``, one backward per output."""
+    """The Jacobian of ``fun``, of shape ``out.shape + x.shape`` (one backward per output)."""
 
     def jacobian_fun(*args: Any, **kwargs: Any) -> Tensor:
         call_args, inputs, nested = _prepare(args, [argnums])

@@ -259,7 +259,10 @@ def _sigmoid_vjp(g: Any, x: Any, out: Any) -> Any:
 
 
 def sigmoid(x: Any) -> Tensor:
-    """The logistic function 1 / (1 + e^-x), computed without overflow. Gradient: g·out·(1 - out)."""
+    """The logistic function 1 / (1 + e^-x), computed without overflow.
+
+    Gradient: g·out·(1 - out).
+    """
     x = as_tensor(x)
     data = x.data
     # e^-|x| never overflows; the two branches are the same function rearranged.
@@ -381,15 +384,15 @@ def astype(x: Any, dtype: DTypeLike) -> Tensor:
 
     A conversion to an integer or boolean dtype ends the graph: such tensors carry no gradient.
     """
-    x = as_tensor(x)
-    target = np.dtype(dtype)
-    if target == x.data.dtype:
-        return x
-    out = x.data.astype(target)
+    source = as_tensor(x)
+    target: np.dtype = np.dtype(dtype)
+    if target == source.data.dtype:
+        return source
+    out = source.data.astype(target)
     if not is_float(target):
         return Tensor._wrap(out)
 
     def vjp(g: Any, x: Any, out: Any) -> Any:
         return g.astype(x.dtype)
 
-    return Tensor._from_op(out, (x,), (vjp,), "astype")
+    return Tensor._from_op(out, (source,), (vjp,), "astype")

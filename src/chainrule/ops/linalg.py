@@ -15,7 +15,11 @@ def _as_matrices(x: Any, y: Any, g: Any) -> tuple[Any, Any, Any]:
     """Give 1-D operands (and the matching axes of g) the matrix shape matmul treats them as."""
     if x.ndim == 1:
         x = x.reshape((1, x.shape[0]))
-        g = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:]) if y.ndim > 1 else g.reshape((1,) + g.shape)
+        g = (
+            g.reshape(g.shape[:-1] + (1,) + g.shape[-1:])
+            if y.ndim > 1
+            else g.reshape((1,) + g.shape)
+        )
     if y.ndim == 1:
         y = y.reshape((y.shape[0], 1))
         g = g.reshape(g.shape + (1,))

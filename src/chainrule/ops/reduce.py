@@ -137,5 +137,3 @@ def log_softmax(x: Any, axis: Any = -1) -> Tensor:
         return g - np.exp(out) * g.sum(axis=axes, keepdims=True)
 
     return Tensor._from_op(out, (x,), (vjp,), "log_softmax")
-
-
