@@ -155,7 +155,10 @@ def divide(x: Any, y: Any) -> Tensor:
 
 
 def _power_vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
-    return unbroadcast(g * y * x ** (y - 1), x.shape)
+    # x^0 is constant: its derivative is 0 even at x = 0, where y·x^(y-1) would give 0·inf.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(value(y) == 0, 0, y * x ** (y - 1))
+    return unbroadcast(g * slope, x.shape)
 
 
 def _power_vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
@@ -174,6 +177,8 @@ def power(x: Any, y: Any) -> Tensor:
         exponent = y
 
         def vjp(g: Any, x: Any, out: Any) -> Any:
+            if exponent == 0:
+                return g * 0
             return g * exponent * x ** (exponent - 1)
 
         return Tensor._from_op(x.data**exponent, (x,), (vjp,), "power")
