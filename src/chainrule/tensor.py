@@ -247,14 +247,42 @@ class Tensor:
         _graph.backward_pass(self, seed, retain_graph=retain_graph, create_graph=create_graph)
 
     # ------------------------------------------------------------------------- operators
-    # __add__, __radd__, __mul__ and __rmul__ are the ops themselves (bound at the end of this
-    # module): addition and multiplication commute, and the saved call matters on small tensors.
+    # The operators + and * and the methods that only delegate (t.exp() is exp(t)) are the ops
+    # themselves, bound at the end of this module: a saved call matters on small tensors.
     if TYPE_CHECKING:
 
         def __add__(self, other: Any) -> Tensor: ...
         def __radd__(self, other: Any) -> Tensor: ...
         def __mul__(self, other: Any) -> Tensor: ...
         def __rmul__(self, other: Any) -> Tensor: ...
+
+        # Methods that are the ops themselves (also bound at the end of this module).
+        def __neg__(self) -> Tensor: ...
+        def __pos__(self) -> Tensor: ...
+        def __abs__(self) -> Tensor: ...
+        def __getitem__(self, index: Any) -> Tensor: ...
+        def __matmul__(self, other: Any) -> Tensor: ...
+        def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor: ...
+        def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor: ...
+        def max(self, axis: Any = None, keepdims: bool = False) -> Tensor: ...
+        def min(self, axis: Any = None, keepdims: bool = False) -> Tensor: ...
+        def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor: ...
+        def swapaxes(self, axis1: int, axis2: int) -> Tensor: ...
+        def astype(self, dtype: DTypeLike) -> Tensor: ...
+        def squeeze(self, axis: Any = None) -> Tensor: ...
+        def exp(self) -> Tensor: ...
+        def log(self) -> Tensor: ...
+        def sqrt(self) -> Tensor: ...
+        def abs(self) -> Tensor: ...
+        def tanh(self) -> Tensor: ...
+        def sigmoid(self) -> Tensor: ...
+        def relu(self) -> Tensor: ...
+        def sign(self) -> Tensor: ...
+        def clip(self, a_min: Any = None, a_max: Any = None) -> Tensor: ...
+        def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor: ...
+        def softmax(self, axis: int = -1) -> Tensor: ...
+        def log_softmax(self, axis: int = -1) -> Tensor: ...
+        def matmul(self, other: Any) -> Tensor: ...
 
     def __sub__(self, other: Any) -> Tensor:
         return subtract(self, other)
@@ -274,23 +302,8 @@ class Tensor:
     def __rpow__(self, other: Any) -> Tensor:
         return power(other, self)
 
-    def __matmul__(self, other: Any) -> Tensor:
-        return matmul(self, other)
-
     def __rmatmul__(self, other: Any) -> Tensor:
         return matmul(other, self)
-
-    def __neg__(self) -> Tensor:
-        return negative(self)
-
-    def __pos__(self) -> Tensor:
-        return positive(self)
-
-    def __abs__(self) -> Tensor:
-        return abs(self)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return getitem(self, index)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         if self.requires_grad:
@@ -320,21 +333,6 @@ class Tensor:
         return Tensor._wrap(self.data != _value(other))
 
     # ---------------------------------------------------------------- methods NumPy has
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return mean(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return max(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return min(self, axis=axis, keepdims=keepdims)
-
-    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-        return var(self, axis=axis, keepdims=keepdims, ddof=ddof)
-
     def argmax(self, axis: int | None = None) -> Tensor:
         return Tensor._wrap(np.argmax(self.data, axis=axis))
 
@@ -351,56 +349,8 @@ class Tensor:
             return transpose(self, axes[0])
         return transpose(self, axes if axes else None)
 
-    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
-        return swapaxes(self, axis1, axis2)
-
-    def squeeze(self, axis: Any = None) -> Tensor:
-        return squeeze(self, axis)
-
     def flatten(self) -> Tensor:
         return reshape(self, (-1,))
-
-    def astype(self, dtype: DTypeLike) -> Tensor:
-        return astype(self, dtype)
-
-    def exp(self) -> Tensor:
-        return exp(self)
-
-    def log(self) -> Tensor:
-        return log(self)
-
-    def sqrt(self) -> Tensor:
-        return sqrt(self)
-
-    def abs(self) -> Tensor:
-        return abs(self)
-
-    def tanh(self) -> Tensor:
-        return tanh(self)
-
-    def sigmoid(self) -> Tensor:
-        return sigmoid(self)
-
-    def relu(self) -> Tensor:
-        return relu(self)
-
-    def sign(self) -> Tensor:
-        return sign(self)
-
-    def clip(self, a_min: Any = None, a_max: Any = None) -> Tensor:
-        return clip(self, a_min, a_max)
-
-    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return logsumexp(self, axis=axis, keepdims=keepdims)
-
-    def softmax(self, axis: int = -1) -> Tensor:
-        return softmax(self, axis=axis)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return log_softmax(self, axis=axis)
-
-    def matmul(self, other: Any) -> Tensor:
-        return matmul(self, other)
 
     # ------------------------------------------------------------- the NumPy protocols
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -507,3 +457,29 @@ from .ops import (  # noqa: E402
 
 Tensor.__add__ = Tensor.__radd__ = add  # type: ignore[method-assign]
 Tensor.__mul__ = Tensor.__rmul__ = multiply  # type: ignore[method-assign]
+Tensor.__neg__ = negative  # type: ignore[method-assign]
+Tensor.__pos__ = positive  # type: ignore[method-assign]
+Tensor.__abs__ = abs  # type: ignore[method-assign]
+Tensor.__getitem__ = getitem  # type: ignore[method-assign]
+Tensor.__matmul__ = matmul  # type: ignore[method-assign]
+Tensor.sum = sum  # type: ignore[method-assign,assignment]
+Tensor.mean = mean  # type: ignore[method-assign,assignment]
+Tensor.max = max  # type: ignore[method-assign,assignment]
+Tensor.min = min  # type: ignore[method-assign,assignment]
+Tensor.var = var  # type: ignore[method-assign,assignment]
+Tensor.swapaxes = swapaxes  # type: ignore[method-assign,assignment]
+Tensor.astype = astype  # type: ignore[method-assign,assignment]
+Tensor.squeeze = squeeze  # type: ignore[method-assign,assignment]
+Tensor.exp = exp  # type: ignore[method-assign,assignment]
+Tensor.log = log  # type: ignore[method-assign,assignment]
+Tensor.sqrt = sqrt  # type: ignore[method-assign,assignment]
+Tensor.abs = abs  # type: ignore[method-assign,assignment]
+Tensor.tanh = tanh  # type: ignore[method-assign,assignment]
+Tensor.sigmoid = sigmoid  # type: ignore[method-assign,assignment]
+Tensor.relu = relu  # type: ignore[method-assign,assignment]
+Tensor.sign = sign  # type: ignore[method-assign,assignment]
+Tensor.clip = clip  # type: ignore[method-assign,assignment]
+Tensor.logsumexp = logsumexp  # type: ignore[method-assign,assignment]
+Tensor.softmax = softmax  # type: ignore[method-assign,assignment]
+Tensor.log_softmax = log_softmax  # type: ignore[method-assign,assignment]
+Tensor.matmul = matmul  # type: ignore[method-assign,assignment]
