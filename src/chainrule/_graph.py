@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -26,27 +26,30 @@ class FreedGraphError(RuntimeError):
     """Raised when backward reaches a node whose graph was freed by an earlier backward."""
 
 
-class _NoGrad(contextlib.ContextDecorator):
-    """Context manager and decorator under which no operation is recorded."""
+class _GradMode(contextlib.ContextDecorator):
+    """Sets the recording switch for a block or a decorated function, then restores it."""
+
+    _enabled: bool
+
+    def __new__(cls, function: Callable[..., Any] | None = None) -> Any:
+        instance = super().__new__(cls)
+        # Used bare as a decorator (@no_grad rather than @no_grad()).
+        return instance(function) if function is not None else instance
+
+    def _recreate_cm(self) -> _GradMode:
+        # Each call of a decorated function gets its own token (recursion, threads).
+        fresh: _GradMode = type(self)()
+        return fresh
 
     def __enter__(self) -> None:
-        self._tokens: list[Any] = getattr(self, "_tokens", [])
-        self._tokens.append(_grad_enabled.set(False))
+        self._token = _grad_enabled.set(self._enabled)
 
     def __exit__(self, *exc: object) -> None:
-        _grad_enabled.reset(self._tokens.pop())
+        _grad_enabled.reset(self._token)
 
 
-class _EnableGrad(_NoGrad):
-    """Context manager and decorator that turns recording back on (inside ``no_grad``)."""
-
-    def __enter__(self) -> None:
-        self._tokens = getattr(self, "_tokens", [])
-        self._tokens.append(_grad_enabled.set(True))
-
-
-def no_grad() -> _NoGrad:
-    """Record nothing inside this context (or decorated function).
+class no_grad(_GradMode):  # noqa: N801  (named like the function it replaces in PyTorch)
+    """Record nothing inside this block or decorated function.
 
     Examples
     --------
@@ -57,12 +60,14 @@ def no_grad() -> _NoGrad:
     >>> y.requires_grad
     False
     """
-    return _NoGrad()
+
+    _enabled = False
 
 
-def enable_grad() -> _EnableGrad:
-    """Record operations again inside this context, even within ``no_grad``."""
-    return _EnableGrad()
+class enable_grad(_GradMode):  # noqa: N801
+    """Record operations again inside this block, even within ``no_grad``."""
+
+    _enabled = True
 
 
 def is_grad_enabled() -> bool:
