@@ -25,6 +25,10 @@ def _compare(ufunc: np.ufunc) -> Callable[[Any, Any], Tensor]:
     return compare
 
 
+def _square(x: Any) -> Tensor:
+    return ops.multiply(x, x)
+
+
 UFUNCS: dict[np.ufunc, Callable[..., Any]] = {
     np.add: ops.add,
     np.subtract: ops.subtract,
@@ -42,6 +46,7 @@ UFUNCS: dict[np.ufunc, Callable[..., Any]] = {
     np.maximum: ops.maximum,
     np.minimum: ops.minimum,
     np.matmul: ops.matmul,
+    np.square: _square,
     np.less: _compare(np.less),
     np.less_equal: _compare(np.less_equal),
     np.greater: _compare(np.greater),
@@ -54,7 +59,9 @@ FUNCTIONS: dict[Any, Callable[..., Any]] = {
     np.sum: ops.sum,
     np.mean: ops.mean,
     np.max: ops.max,
+    np.amax: ops.max,
     np.min: ops.min,
+    np.amin: ops.min,
     np.var: ops.var,
     np.reshape: ops.reshape,
     np.transpose: ops.transpose,
