@@ -48,6 +48,22 @@ def report(
     return "\n".join(lines)
 
 
+def limit_threads(threads: int) -> None:
+    """Give NumPy's BLAS and PyTorch the same number of threads."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+
+
 def versions(extra: dict[str, str]) -> str:
     """Python, NumPy, the BLAS NumPy runs and each peer's version, for the record."""
     parts = [f"Python {platform.python_version()}", f"NumPy {np.__version__}"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import interleave, report, versions  # noqa: E402
+from _harness import interleave, limit_threads, report, versions  # noqa: E402
 
 import chainrule as cr  # noqa: E402
 
@@ -78,7 +78,6 @@ def torch_run(x0: np.ndarray) -> Callable[[], float] | None:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(1)
     steps = chain_steps()
     base = torch.from_numpy(x0.copy())
 
@@ -129,7 +128,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=2, help="BLAS and PyTorch threads")
     args = parser.parse_args()
+    limit_threads(args.threads)
     x0 = np.random.default_rng(0).standard_normal(LENGTH)
     candidates = {
         "chainrule": chainrule_run(x0),
@@ -151,7 +152,10 @@ def main() -> int:
             peers[module] = __import__(module).__version__
         except (ImportError, AttributeError):
             pass
-    print(f"B4 per-op overhead: {N_OPS}-op chain on float64[{LENGTH}], forward + backward")
+    print(
+        f"B4 per-op overhead: {N_OPS}-op chain on float64[{LENGTH}], forward + backward, "
+        f"{args.threads} thread(s)"
+    )
     print(versions({"chainrule": cr.__version__, **peers}))
     print(f"result check: d(sum)/dx[0] = {reference_answer:.12f} for every library")
     print(report(results, reference, "us", 1e6 / N_OPS, "per op"))

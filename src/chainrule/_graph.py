@@ -150,21 +150,33 @@ def backward_pass(
                     "backward() to differentiate the same graph twice"
                 )
             parents = node._parents
-            if create_graph:
-                values: tuple[Any, ...] = (*parents, node)
-            elif len(parents) == 1:
-                values = (parents[0].data, node.data)
+            if len(parents) == 1:
+                # One input, the common case: a recorded node's only input requires grad.
+                parent = parents[0]
+                if create_graph:
+                    grad = vjps[0](g, parent, node)
+                else:
+                    grad = vjps[0](g, parent.data, node.data)
+                expected = parent.data
+                if grad.shape != expected.shape or grad.dtype != expected.dtype:
+                    raise _wrong_gradient(node, parent, grad)
+                key = id(parent)
+                previous = grads.get(key)
+                grads[key] = grad if previous is None else previous + grad
             else:
-                values = (*[p.data for p in parents], node.data)
-            for parent, vjp in zip(parents, vjps):
-                if parent.requires_grad:
-                    grad = vjp(g, *values)
-                    expected = parent.data
-                    if grad.shape != expected.shape or grad.dtype != expected.dtype:
-                        raise _wrong_gradient(node, parent, grad)
-                    key = id(parent)
-                    previous = grads.get(key)
-                    grads[key] = grad if previous is None else previous + grad
+                if create_graph:
+                    values: tuple[Any, ...] = (*parents, node)
+                else:
+                    values = (*[p.data for p in parents], node.data)
+                for parent, vjp in zip(parents, vjps):
+                    if parent.requires_grad:
+                        grad = vjp(g, *values)
+                        expected = parent.data
+                        if grad.shape != expected.shape or grad.dtype != expected.dtype:
+                            raise _wrong_gradient(node, parent, grad)
+                        key = id(parent)
+                        previous = grads.get(key)
+                        grads[key] = grad if previous is None else previous + grad
             if not retain_graph:
                 node._parents = ()
                 node._vjps = FREED

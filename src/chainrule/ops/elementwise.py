@@ -26,11 +26,13 @@ def _broadcast_error(op: str, x: Tensor, y: Tensor) -> ValueError:
     )
 
 
+_PYTHON_NUMBERS = (float, int)
+
+
 def _float_tensor_and_number(x: Any, y: Any) -> bool:
     """True for a floating tensor next to a Python number: then the number is kept inside the
     rule as a constant and the node has one input (a fast path for ``t * 0.5``, ``t + 1``)."""
-    kind = type(y)
-    return (kind is float or kind is int) and isinstance(x, Tensor) and x.data.dtype.kind == "f"
+    return type(y) in _PYTHON_NUMBERS and isinstance(x, Tensor) and x.data.dtype.kind == "f"
 
 
 def _add_vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
