@@ -5,7 +5,11 @@ differentiation over that graph, and ``gradcheck`` checks any gradient against f
 differences.
 """
 
-from . import tensor as _tensor  # noqa: F401  (defines Tensor before the ops import it)
+# The Tensor must exist before the ops (which it uses for its methods) and everything above them.
+from . import tensor as _tensor  # noqa: F401
+
+# isort: split
+from . import nn, optim
 from ._graph import FreedGraphError, enable_grad, is_grad_enabled, no_grad
 from .creation import arange, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .dtypes import get_default_dtype, set_default_dtype
@@ -90,10 +94,12 @@ __all__ = [
     "minimum",
     "multiply",
     "negative",
+    "nn",
     "no_grad",
     "numerical_grad",
     "ones",
     "ones_like",
+    "optim",
     "power",
     "rand",
     "randn",

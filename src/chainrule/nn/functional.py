@@ -1,0 +1,309 @@
+"""Functional forms of the layers and losses.
+
+``linear``, ``leaky_relu``, ``cross_entropy``, ``binary_cross_entropy``,
+``binary_cross_entropy_with_logits`` and ``hinge_loss`` are fused primitives with their own
+vjp, for speed and numerical stability; the others are compositions of differentiable ops.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..random import resolve_rng
+from ..tensor import Tensor, as_tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: str, loss: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{loss}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _per_sample_cotangent(g: Any, reduction: str, count: int) -> Any:
+    """The cotangent of each sample's loss, given the cotangent of the reduced loss."""
+    if reduction == "mean":
+        return g / count
+    return g
+
+
+# ------------------------------------------------------------------------------ layers
+def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x @ weightᵀ + bias, as one recorded node.
+
+    Gradient: ∂/∂x = g @ W; ∂/∂W = gᵀ @ x (over all leading axes); ∂/∂b = g summed over all but
+    the last axis. The input batch's gradient is computed only when the input requires grad.
+    """
+    x = as_tensor(x, like=weight)
+    if x.data.dtype != weight.data.dtype:
+        x = ops.astype(x, weight.data.dtype)
+    out_features, in_features = weight.shape
+    if x.ndim == 0 or x.shape[-1] != in_features:
+        raise ValueError(
+            f"Linear(in_features={in_features}, out_features={out_features}) expected input "
+            f"with {in_features} features on its last axis, got input of shape {x.shape}"
+        )
+    out = x.data @ weight.data.T
+    if bias is not None:
+        out += bias.data
+
+    def vjp_x(g: Any, x: Any, weight: Any, *rest: Any) -> Any:
+        return g @ weight
+
+    def vjp_weight(g: Any, x: Any, weight: Any, *rest: Any) -> Any:
+        if x.ndim == 1:
+            return g.reshape((out_features, 1)) @ x.reshape((1, in_features))
+        return g.reshape((-1, out_features)).T @ x.reshape((-1, in_features))
+
+    def vjp_bias(g: Any, *rest: Any) -> Any:
+        return g.reshape((-1, out_features)).sum(axis=0) if g.ndim != 1 else g
+
+    if bias is None:
+        return Tensor._from_op(out, (x, weight), (vjp_x, vjp_weight), "linear")
+    return Tensor._from_op(out, (x, weight, bias), (vjp_x, vjp_weight, vjp_bias), "linear")
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, else negative_slope·x. Gradient: g·1 or g·negative_slope (slope at 0)."""
+    x = as_tensor(x)
+    positive = x.data > 0
+    out = np.where(positive, x.data, x.data * negative_slope)
+
+    def vjp(g: Any, x: Any, out: Any) -> Any:
+        return g * np.where(positive, 1, negative_slope).astype(g.dtype)
+
+    return Tensor._from_op(out, (x,), (vjp,), "leaky_relu")
+
+
+def dropout(
+    x: Any, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None
+) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout),
+    so that the expected value is unchanged and evaluation needs no rescaling."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    values = as_tensor(x)
+    if not training or p == 0:
+        return values
+    if p == 1:
+        return values * 0.0
+    keep = resolve_rng(rng).random(values.shape) >= p
+    return values * (keep / (1 - p)).astype(values.dtype)
+
+
+# ------------------------------------------------------------------------------ losses
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Squared error (input - target)², averaged over all elements by default (as PyTorch)."""
+    _check_reduction(reduction, "mse_loss")
+    prediction = as_tensor(input)
+    expected = as_tensor(target, like=prediction)
+    if prediction.shape != expected.shape:
+        raise ValueError(
+            f"mse_loss: input shape {prediction.shape} and target shape {expected.shape} "
+            "differ; reshape one of them (broadcasting here is almost always a bug)"
+        )
+    return _reduce((prediction - expected) ** 2, reduction)
+
+
+def _class_targets(target: Any, logits: Tensor, loss: str) -> tuple[np.ndarray, bool]:
+    """The target as an array, and whether it holds class indices (else probabilities)."""
+    array = np.asarray(target.data if isinstance(target, Tensor) else target)
+    classes = logits.shape[-1]
+    batch_shape = logits.shape[:-1]
+    if array.dtype.kind in "iu":
+        if array.shape != batch_shape:
+            raise ValueError(
+                f"{loss}: class-index targets must have shape {batch_shape} for logits of shape "
+                f"{logits.shape}, got {array.shape}"
+            )
+        bad = (array < 0) | (array >= classes)
+        if bad.any():
+            position = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"{loss}: target {int(array[position])} at position {position} is out of range "
+                f"for {classes} classes (valid: 0 to {classes - 1})"
+            )
+        return array, True
+    if array.dtype.kind == "f":
+        if array.shape != logits.shape:
+            raise ValueError(
+                f"{loss}: probability targets must have the logits' shape {logits.shape}, got "
+                f"{array.shape} (use integer class indices of shape {batch_shape} instead)"
+            )
+        return array.astype(logits.dtype, copy=False), False
+    raise TypeError(f"{loss}: targets must be integer class indices or float probabilities")
+
+
+def cross_entropy(
+    input: Any, target: Any, reduction: str = "mean", label_smoothing: float = 0.0
+) -> Tensor:
+    """Softmax cross-entropy of logits (N, C) or (C,) with class indices or probabilities.
+
+    The target distribution is q = (1 - ε)·target + ε/C for label smoothing ε; the loss of a
+    sample is -Σ_c q_c log softmax(z)_c, computed through a stable log-softmax, so any logits
+    (even 1e4) work.
+
+    Gradient: ∂/∂z = (softmax(z) - q)·g per sample (divided by N for the mean).
+    """
+    _check_reduction(reduction, "cross_entropy")
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    logits = as_tensor(input)
+    if logits.ndim not in (1, 2):
+        raise ValueError(
+            f"cross_entropy: logits must have shape (N, C) or (C,), got {logits.shape}"
+        )
+    labels, indices = _class_targets(target, logits, "cross_entropy")
+    classes = logits.shape[-1]
+    shifted = logits.data - logits.data.max(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    if indices:
+        picked = np.take_along_axis(log_probs, labels[..., None], axis=-1)[..., 0]
+        losses = -(1 - label_smoothing) * picked
+        if label_smoothing:
+            losses = losses - label_smoothing / classes * log_probs.sum(axis=-1)
+    else:
+        q = labels * (1 - label_smoothing) + label_smoothing / classes
+        losses = -(q * log_probs).sum(axis=-1)
+    count = losses.size
+    out = losses.mean() if reduction == "mean" else losses.sum() if reduction == "sum" else losses
+
+    def target_distribution(dtype: np.dtype) -> np.ndarray:
+        if not indices:
+            return labels * (1 - label_smoothing) + label_smoothing / classes
+        q = np.full(log_probs.shape, label_smoothing / classes, dtype=dtype)
+        np.put_along_axis(q, labels[..., None], 1 - label_smoothing + label_smoothing / classes, -1)
+        return q
+
+    def vjp(g: Any, z: Any, out: Any) -> Any:
+        probabilities = ops.softmax(z, axis=-1) if isinstance(z, Tensor) else np.exp(log_probs)
+        per_sample = _per_sample_cotangent(g, reduction, count)
+        if reduction == "none":
+            per_sample = per_sample.reshape(per_sample.shape + (1,))
+        return (probabilities - target_distribution(log_probs.dtype)) * per_sample
+
+    return Tensor._from_op(out, (logits,), (vjp,), "cross_entropy")
+
+
+def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """-[t·log p + (1 - t)·log(1 - p)] for probabilities p, each log clamped at -100 (as PyTorch)
+    so that p = 0 or 1 gives a large finite loss instead of inf.
+
+    Gradient: ∂/∂p = g·(p - t) / max(p(1 - p), 1e-12).
+    """
+    _check_reduction(reduction, "binary_cross_entropy")
+    p = as_tensor(input)
+    t = as_tensor(target, like=p)
+    if p.shape != t.shape:
+        raise ValueError(
+            f"binary_cross_entropy: input shape {p.shape} and target shape {t.shape} differ"
+        )
+    if np.any((p.data < 0) | (p.data > 1)):
+        raise ValueError(
+            "binary_cross_entropy: input must hold probabilities in [0, 1]; for logits use "
+            "binary_cross_entropy_with_logits"
+        )
+    with np.errstate(divide="ignore"):
+        log_p = np.maximum(np.log(p.data), -100)
+        log_not_p = np.maximum(np.log1p(-p.data), -100)
+    losses = -(t.data * log_p + (1 - t.data) * log_not_p)
+    count = losses.size
+    out = losses.mean() if reduction == "mean" else losses.sum() if reduction == "sum" else losses
+
+    def vjp_p(g: Any, p: Any, t: Any, out: Any) -> Any:
+        scale = _per_sample_cotangent(g, reduction, count)
+        return scale * (p - t) / np.maximum(p * (1 - p), 1e-12)
+
+    def vjp_t(g: Any, p: Any, t: Any, out: Any) -> Any:
+        scale = _per_sample_cotangent(g, reduction, count)
+        with np.errstate(divide="ignore"):
+            return scale * (np.maximum(np.log(1 - p), -100) - np.maximum(np.log(p), -100))
+
+    return Tensor._from_op(out, (p, t), (vjp_p, vjp_t), "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of sigmoid(z), computed from the logits z without overflow:
+    max(z, 0) - z·t + log(1 + e^-|z|).
+
+    Gradient: ∂/∂z = g·(sigmoid(z) - t); ∂/∂t = -g·z.
+    """
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    z = as_tensor(input)
+    t = as_tensor(target, like=z)
+    if z.shape != t.shape:
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: input shape {z.shape} and target shape "
+            f"{t.shape} differ"
+        )
+    losses = np.maximum(z.data, 0) - z.data * t.data + np.log1p(np.exp(-np.abs(z.data)))
+    count = losses.size
+    out = losses.mean() if reduction == "mean" else losses.sum() if reduction == "sum" else losses
+
+    def vjp_z(g: Any, z: Any, t: Any, out: Any) -> Any:
+        probabilities = ops.sigmoid(z) if isinstance(z, Tensor) else ops.sigmoid(z).data
+        return _per_sample_cotangent(g, reduction, count) * (probabilities - t)
+
+    def vjp_t(g: Any, z: Any, t: Any, out: Any) -> Any:
+        return -_per_sample_cotangent(g, reduction, count) * z
+
+    return Tensor._from_op(out, (z, t), (vjp_z, vjp_t), "binary_cross_entropy_with_logits")
+
+
+def _reduce(losses: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    return losses
+
+
+def _sign_targets(target: Any, scores: Tensor, loss: str) -> np.ndarray:
+    array = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if array.shape != scores.shape:
+        raise ValueError(
+            f"{loss}: input shape {scores.shape} and target shape {array.shape} differ"
+        )
+    if not np.all((array == 1) | (array == -1)):
+        raise ValueError(f"{loss}: targets must be -1 or +1, got values {np.unique(array)[:5]}")
+    return array.astype(scores.dtype)
+
+
+def hinge_loss(input: Any, target: Any, margin: float = 0.0, reduction: str = "mean") -> Tensor:
+    """max(0, margin - z·t) for targets t in {-1, +1}; margin 0 is the perceptron criterion.
+
+    Gradient: -g·t where z·t <= margin, else 0. The boundary z·t = margin counts as a mistake,
+    as in the perceptron rule (which updates when t·z <= 0, including at the zero start).
+    """
+    _check_reduction(reduction, "hinge_loss")
+    z = as_tensor(input)
+    t = _sign_targets(target, z, "hinge_loss")
+    active = z.data * t <= margin
+    losses = np.where(active, margin - z.data * t, 0).astype(z.dtype)
+
+    def vjp(g: Any, z: Any, out: Any) -> Any:
+        return g * np.where(active, -t, 0).astype(t.dtype)
+
+    return _reduce(Tensor._from_op(losses, (z,), (vjp,), "hinge_loss"), reduction)
+
+
+def multi_margin_loss(
+    input: Any, target: Any, margin: float = 1.0, reduction: str = "mean"
+) -> Tensor:
+    """Multiclass SVM hinge, as PyTorch: Σ_{j≠y} max(0, margin - z_y + z_j) / C per sample."""
+    _check_reduction(reduction, "multi_margin_loss")
+    logits = as_tensor(input)
+    if logits.ndim != 2:
+        raise ValueError(f"multi_margin_loss: input must have shape (N, C), got {logits.shape}")
+    labels, indices = _class_targets(target, logits, "multi_margin_loss")
+    if not indices:
+        raise TypeError("multi_margin_loss: targets must be integer class indices")
+    rows = np.arange(logits.shape[0])
+    correct = logits[rows, labels].reshape((-1, 1))
+    others = np.ones(logits.shape, dtype=bool)
+    others[rows, labels] = False
+    violations = ops.relu(logits - correct + margin) * others
+    return _reduce(violations.sum(axis=1) / logits.shape[1], reduction)

@@ -1,0 +1,155 @@
+"""The base of all optimisers: parameter groups, validated settings, per-parameter state.
+
+Optimisers update ``p.data`` in place, outside the graph, reusing state arrays allocated on the
+first step, because a step runs thousands of times per epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class Optimizer:
+    """Holds ``param_groups`` (dicts with 'params' and hyper-parameters, as in PyTorch) and a
+    ``state`` dict per parameter, in a list indexed like the flattened parameters."""
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        items = list(params)
+        if not items:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        groups = items if isinstance(items[0], dict) else [{"params": items}]
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict[str, Any]] = []
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict[str, Any]) -> None:
+        """Add parameters with their own settings (missing ones take the defaults)."""
+        params = (
+            list(group["params"]) if not isinstance(group["params"], Tensor) else [group["params"]]
+        )
+        for position, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise TypeError(
+                    f"{type(self).__name__}: parameter {position} is a {type(p).__name__}, "
+                    "not a Tensor"
+                )
+            if not p.requires_grad:
+                raise ValueError(
+                    f"{type(self).__name__}: parameter {position} of shape {p.shape} does not "
+                    "require grad"
+                )
+        existing = {id(p) for p in self.params}
+        if any(id(p) in existing for p in params):
+            raise ValueError(f"{type(self).__name__}: a parameter appears in two groups")
+        filled = {**self.defaults, **group, "params": params}
+        self._validate(filled)
+        self.param_groups.append(filled)
+        self.state: list[dict[str, Any]] = getattr(self, "state", []) + [{} for _ in params]
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        """Raise ValueError for settings out of range (each optimiser adds its own checks)."""
+        if group["lr"] < 0:
+            raise ValueError(f"{type(self).__name__}: invalid learning rate {group['lr']}")
+        if group.get("weight_decay", 0.0) < 0:
+            raise ValueError(f"{type(self).__name__}: invalid weight_decay {group['weight_decay']}")
+
+    @property
+    def params(self) -> list[Tensor]:
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def _each(self) -> Iterable[tuple[dict[str, Any], Tensor, dict[str, Any]]]:
+        """(group, parameter, state) for every parameter that has a gradient."""
+        index = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    yield group, p, self.state[index]
+                index += 1
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget all gradients (set to None, or fill with zeros)."""
+        for p in self.params:
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """Settings and state as plain data: state arrays are copied; params by position."""
+        groups = []
+        start = 0
+        for group in self.param_groups:
+            settings = {k: v for k, v in group.items() if k != "params"}
+            settings["params"] = list(range(start, start + len(group["params"])))
+            start += len(group["params"])
+            groups.append(settings)
+        state = {
+            index: {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in entry.items()}
+            for index, entry in enumerate(self.state)
+            if entry
+        }
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore settings and state saved by ``state_dict`` for the same parameters."""
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups) or any(
+            len(saved["params"]) != len(own["params"])
+            for saved, own in zip(groups, self.param_groups)
+        ):
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: the saved state has groups of sizes "
+                f"{[len(g['params']) for g in groups]}, this optimiser "
+                f"{[len(g['params']) for g in self.param_groups]}"
+            )
+        params = self.params
+        for index, entry in state_dict["state"].items():
+            for name, value in entry.items():
+                if isinstance(value, np.ndarray) and value.shape != params[int(index)].shape:
+                    raise ValueError(
+                        f"{type(self).__name__}.load_state_dict: state '{name}' of parameter "
+                        f"{index} has shape {value.shape}, the parameter {params[int(index)].shape}"
+                    )
+        for saved, own in zip(groups, self.param_groups):
+            own.update({k: v for k, v in saved.items() if k != "params"})
+        self.state = [{} for _ in params]
+        for index, entry in state_dict["state"].items():
+            self.state[int(index)] = {
+                k: v.copy() if isinstance(v, np.ndarray) else v for k, v in entry.items()
+            }
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for number, group in enumerate(self.param_groups):
+            lines.append(f"  group {number}: {len(group['params'])} parameters")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"    {key}: {group[key]}")
+        return "\n".join(lines + [")"])
+
+
+def gradient_with_decay(p: Tensor, weight_decay: float, state: dict[str, Any]) -> np.ndarray:
+    """g + weight_decay·p (L2 regularisation folded into the gradient).
+
+    Without weight decay this is the gradient array itself; with it, a buffer kept in
+    ``state["decayed"]`` so that no array is allocated per step.
+    """
+    assert p.grad is not None
+    grad = p.grad.data
+    if not weight_decay:
+        return grad
+    if "decayed" not in state:
+        state["decayed"] = np.empty_like(p.data)
+    decayed: np.ndarray = state["decayed"]
+    np.multiply(p.data, weight_decay, out=decayed)
+    decayed += grad
+    return decayed

@@ -1,0 +1,91 @@
+"""RMSprop: divide the gradient by a running root mean square of recent gradients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .optimizer import Optimizer, gradient_with_decay
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop (Hinton, lecture 6e, 2012), as in PyTorch::
+
+    g ← g + weight_decay · w
+    v ← alpha · v + (1 - alpha) · g²
+    centred:  m ← alpha · m + (1 - alpha) · g ;  d = sqrt(v - m²) + eps
+    else:     d = sqrt(v) + eps
+    momentum > 0:  b ← momentum · b + g / d ;  w ← w - lr · b
+    else:          w ← w - lr · g / d
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                alpha=alpha,
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum=momentum,
+                centered=centered,
+            ),
+        )
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        super()._validate(group)
+        if not 0 <= group["alpha"] <= 1:
+            raise ValueError(f"RMSprop: alpha must be in [0, 1], got {group['alpha']}")
+        if group["eps"] < 0 or group["momentum"] < 0:
+            raise ValueError("RMSprop: eps and momentum must be non-negative")
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient, in place."""
+        for group, p, state in self._each():
+            alpha = group["alpha"]
+            if "square_avg" not in state:
+                state["step"] = 0
+                state["square_avg"] = np.zeros_like(p.data)
+                state["scratch"] = np.empty_like(p.data)
+                if group["centered"]:
+                    state["grad_avg"] = np.zeros_like(p.data)
+                if group["momentum"]:
+                    state["momentum_buffer"] = np.zeros_like(p.data)
+            state["step"] += 1
+            g = gradient_with_decay(p, group["weight_decay"], state)
+            square_avg, scratch = state["square_avg"], state["scratch"]
+            square_avg *= alpha
+            np.multiply(g, g, out=scratch)
+            scratch *= 1 - alpha
+            square_avg += scratch
+            if group["centered"]:
+                grad_avg = state["grad_avg"]
+                grad_avg *= alpha
+                np.multiply(g, 1 - alpha, out=scratch)
+                grad_avg += scratch
+                np.multiply(grad_avg, grad_avg, out=scratch)
+                np.subtract(square_avg, scratch, out=scratch)
+                np.sqrt(scratch, out=scratch)
+            else:
+                np.sqrt(square_avg, out=scratch)
+            scratch += group["eps"]
+            np.divide(g, scratch, out=scratch)
+            if group["momentum"]:
+                buffer = state["momentum_buffer"]
+                buffer *= group["momentum"]
+                buffer += scratch
+                np.multiply(buffer, group["lr"], out=scratch)
+            else:
+                scratch *= group["lr"]
+            p.data -= scratch

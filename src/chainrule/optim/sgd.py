@@ -1,0 +1,81 @@
+"""Stochastic gradient descent with momentum, Nesterov momentum and weight decay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .optimizer import Optimizer, gradient_with_decay
+
+
+class SGD(Optimizer):
+    r"""Gradient descent: with a full batch, a minibatch or one sample per step.
+
+    For each parameter w with gradient g, as in PyTorch::
+
+        g ← g + weight_decay · w
+        b ← momentum · b + (1 - dampening) · g      (b = g on the first step)
+        d ← g + momentum · b  if nesterov  else  b   (d = g without momentum)
+        w ← w - lr · d
+
+    With a constant learning rate η and no dampening this is the lecture form of momentum,
+    Δw(n) = -η g(n) + α Δw(n-1): since Δw(n) = -η b(n), multiplying b(n) = α b(n-1) + g(n) by -η
+    gives exactly that recursion.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                weight_decay=weight_decay,
+                nesterov=nesterov,
+            ),
+        )
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        super()._validate(group)
+        if group["momentum"] < 0:
+            raise ValueError(f"SGD: invalid momentum {group['momentum']}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and zero dampening")
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient, in place."""
+        for group, p, state in self._each():
+            lr, momentum = group["lr"], group["momentum"]
+            if "scratch" not in state:
+                state["scratch"] = np.empty_like(p.data)
+            scratch = state["scratch"]
+            g = gradient_with_decay(p, group["weight_decay"], state)
+            if momentum:
+                buffer = state.get("momentum_buffer")
+                if buffer is None:
+                    state["momentum_buffer"] = buffer = g.copy()
+                else:
+                    buffer *= momentum
+                    if group["dampening"]:
+                        np.multiply(g, 1 - group["dampening"], out=scratch)
+                        buffer += scratch
+                    else:
+                        buffer += g
+                if group["nesterov"]:
+                    np.multiply(buffer, momentum, out=scratch)
+                    scratch += g
+                    g = scratch
+                else:
+                    g = buffer
+            np.multiply(g, lr, out=scratch)
+            p.data -= scratch
