@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     from .tensor import Tensor
 
@@ -197,18 +199,22 @@ def _wrong_gradient(node: Tensor, parent: Tensor, grad: Any) -> AssertionError:
 
 
 def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool) -> None:
-    """Add ``g`` to ``leaf.grad``; repeated backward passes add up, as in PyTorch."""
+    """Add ``g`` to ``leaf.grad``; repeated backward passes add up, as in PyTorch.
+
+    The cotangent may be shared with another leaf (add's vjp passes g on unchanged), so each
+    leaf's first gradient is a private copy that callers may modify in place; with
+    ``create_graph`` the copy is a recorded identity, so it stays differentiable.
+    """
+    from .ops import positive
     from .tensor import Tensor
 
     if isinstance(g, Tensor):
-        grad = g if create_graph else Tensor._wrap(g.data)
+        grad = positive(g) if create_graph else Tensor._wrap(g.data.copy())
     else:
-        # The array may be shared with another leaf's gradient (add's vjp passes g on
-        # unchanged), so the first store takes a private copy that callers may modify in place.
-        grad = Tensor._wrap(g.copy())
+        grad = Tensor._wrap(np.array(g))
     if leaf.grad is None:
         leaf.grad = grad
-    elif create_graph or leaf.grad.requires_grad:
+    elif create_graph or leaf.grad.requires_grad or not leaf.grad.data.flags.writeable:
         leaf.grad = leaf.grad + grad
     else:
         leaf.grad.data += grad.data

@@ -92,10 +92,10 @@ def _needs_grad(x: Any) -> bool:
     return False
 
 
-def fallback(function: Any, args: Any, kwargs: dict[str, Any]) -> Any:
+def fallback(function: Any, args: Any, kwargs: dict[str, Any], name: str | None = None) -> Any:
     """Run a NumPy function that chainrule does not differentiate on plain arrays."""
     if is_grad_enabled() and (_needs_grad(args) or _needs_grad(list(kwargs.values()))):
-        name = getattr(function, "__name__", repr(function))
+        name = name or getattr(function, "__name__", repr(function))
         raise TypeError(
             f"numpy.{name} is not differentiable in chainrule and would drop the gradient of a "
             "tensor that requires grad; use chainrule's operations, or pass t.detach() to "

@@ -243,7 +243,8 @@ class Tensor:
                 )
             seed = seed.astype(self.data.dtype, copy=False)
         if create_graph:
-            seed = grad if isinstance(grad, Tensor) else Tensor._wrap(seed)
+            # A Tensor cotangent stays in the graph (it may itself be differentiated).
+            seed = astype(grad, self.data.dtype) if isinstance(grad, Tensor) else Tensor._wrap(seed)
         _graph.backward_pass(self, seed, retain_graph=retain_graph, create_graph=create_graph)
 
     # ------------------------------------------------------------------------- operators
@@ -358,7 +359,9 @@ class Tensor:
             op = _numpy_protocol.UFUNCS.get(ufunc)
             if op is not None:
                 return op(*inputs)
-        return _numpy_protocol.fallback(getattr(ufunc, method), inputs, kwargs)
+        return _numpy_protocol.fallback(
+            getattr(ufunc, method), inputs, kwargs, name=ufunc.__name__ + _method_suffix(method)
+        )
 
     def __array_function__(
         self, func: Any, types: Any, args: Sequence[Any], kwargs: dict[str, Any]
@@ -367,6 +370,10 @@ class Tensor:
         if op is not None:
             return op(*args, **kwargs)
         return _numpy_protocol.fallback(func, args, kwargs)
+
+
+def _method_suffix(method: str) -> str:
+    return "" if method == "__call__" else f".{method}"
 
 
 def _value(x: Any) -> Any:

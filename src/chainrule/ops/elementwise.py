@@ -20,10 +20,15 @@ from ..tensor import Tensor, as_tensor
 from ._operands import binary_operands, value
 
 
-def _broadcast_error(op: str, x: Tensor, y: Tensor) -> ValueError:
-    return ValueError(
-        f"{op}: operands with shapes {x.shape} and {y.shape} cannot be broadcast together"
-    )
+def _broadcast_error(op: str, x: Tensor, y: Tensor, error: ValueError) -> ValueError:
+    """The error of a failed binary op, naming the op and both shapes."""
+    try:
+        np.broadcast_shapes(x.shape, y.shape)
+    except ValueError:
+        return ValueError(
+            f"{op}: operands with shapes {x.shape} and {y.shape} cannot be broadcast together"
+        )
+    return ValueError(f"{op} of shapes {x.shape} and {y.shape} ({x.dtype}, {y.dtype}): {error}")
 
 
 _PYTHON_NUMBERS = (float, int)
@@ -63,8 +68,8 @@ def add(x: Any, y: Any) -> Tensor:
     x, y = binary_operands(x, y)
     try:
         out = x.data + y.data
-    except ValueError:
-        raise _broadcast_error("add", x, y) from None
+    except ValueError as error:
+        raise _broadcast_error("add", x, y, error) from None
     return Tensor._from_op(out, (x, y), (_add_vjp_x, _add_vjp_y), "add")
 
 
@@ -84,8 +89,8 @@ def subtract(x: Any, y: Any) -> Tensor:
     x, y = binary_operands(x, y)
     try:
         out = x.data - y.data
-    except ValueError:
-        raise _broadcast_error("subtract", x, y) from None
+    except ValueError as error:
+        raise _broadcast_error("subtract", x, y, error) from None
     return Tensor._from_op(out, (x, y), (_add_vjp_x, _subtract_vjp_y), "subtract")
 
 
@@ -114,8 +119,8 @@ def multiply(x: Any, y: Any) -> Tensor:
     x, y = binary_operands(x, y)
     try:
         out = x.data * y.data
-    except ValueError:
-        raise _broadcast_error("multiply", x, y) from None
+    except ValueError as error:
+        raise _broadcast_error("multiply", x, y, error) from None
     return Tensor._from_op(out, (x, y), (_multiply_vjp_x, _multiply_vjp_y), "multiply")
 
 
@@ -151,8 +156,8 @@ def divide(x: Any, y: Any) -> Tensor:
         x, y = astype(x, get_default_dtype()), astype(y, get_default_dtype())
     try:
         out = x.data / y.data
-    except ValueError:
-        raise _broadcast_error("divide", x, y) from None
+    except ValueError as error:
+        raise _broadcast_error("divide", x, y, error) from None
     return Tensor._from_op(out, (x, y), (_divide_vjp_x, _divide_vjp_y), "divide")
 
 
@@ -187,8 +192,8 @@ def power(x: Any, y: Any) -> Tensor:
     x, y = binary_operands(x, y)
     try:
         out = x.data**y.data
-    except ValueError:
-        raise _broadcast_error("power", x, y) from None
+    except ValueError as error:
+        raise _broadcast_error("power", x, y, error) from None
     return Tensor._from_op(out, (x, y), (_power_vjp_x, _power_vjp_y), "power")
 
 
@@ -303,7 +308,7 @@ def sign(x: Any) -> Tensor:
 
 def _tie_weights(x: Any, y: Any, dtype: np.dtype) -> Any:
     """1 where x wins, 0.5 at ties, 0 where y wins (ties split the gradient equally)."""
-    return (value(x) > value(y)).astype(dtype) * 0.5 + (value(x) >= value(y)) * 0.5
+    return ((value(x) > value(y)).astype(dtype) + (value(x) >= value(y))) * 0.5
 
 
 def maximum(x: Any, y: Any) -> Tensor:
@@ -311,8 +316,8 @@ def maximum(x: Any, y: Any) -> Tensor:
     x, y = binary_operands(x, y)
     try:
         out = np.maximum(x.data, y.data)
-    except ValueError:
-        raise _broadcast_error("maximum", x, y) from None
+    except ValueError as error:
+        raise _broadcast_error("maximum", x, y, error) from None
 
     def vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
         return unbroadcast(g * _tie_weights(x, y, g.dtype), x.shape)
@@ -328,8 +333,8 @@ def minimum(x: Any, y: Any) -> Tensor:
     x, y = binary_operands(x, y)
     try:
         out = np.minimum(x.data, y.data)
-    except ValueError:
-        raise _broadcast_error("minimum", x, y) from None
+    except ValueError as error:
+        raise _broadcast_error("minimum", x, y, error) from None
 
     def vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
         return unbroadcast(g * _tie_weights(y, x, g.dtype), x.shape)

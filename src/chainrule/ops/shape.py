@@ -37,7 +37,7 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
     if axes is None:
         order = tuple(reversed(range(x.ndim)))
     else:
-        order = tuple(int(a) % x.ndim if x.ndim else int(a) for a in axes)
+        order = tuple(int(a) % x.ndim if -x.ndim <= int(a) < x.ndim else -1 for a in axes)
         if sorted(order) != list(range(x.ndim)):
             raise ValueError(
                 f"transpose: axes {tuple(axes)} are not a permutation of the axes of a tensor "
@@ -130,9 +130,9 @@ def _slice_vjp(index: tuple[Any, ...]) -> Any:
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis. Gradient: each input gets its slice of g."""
-    parts = _common_dtype([as_tensor(t) for t in tensors])
-    if not parts:
+    if not len(tensors):
         raise ValueError("concatenate: needs at least one tensor")
+    parts = _common_dtype([as_tensor(t) for t in tensors])
     (axis,) = normalize_axes(axis, parts[0].ndim, "concatenate")
     try:
         out = np.concatenate([t.data for t in parts], axis=axis)
@@ -152,9 +152,9 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis. Gradient: each input gets its slice of g."""
-    parts = _common_dtype([as_tensor(t) for t in tensors])
-    if not parts:
+    if not len(tensors):
         raise ValueError("stack: needs at least one tensor")
+    parts = _common_dtype([as_tensor(t) for t in tensors])
     (axis,) = normalize_axes(axis, parts[0].ndim + 1, "stack")
     if len({t.shape for t in parts}) > 1:
         shapes = ", ".join(str(t.shape) for t in parts)
