@@ -111,6 +111,16 @@ def toposort(root: Tensor, stop_at: frozenset[int] = frozenset()) -> list[Tensor
 _creation_order = operator.attrgetter("_seq")
 
 
+def _leading_to(order: list[Tensor], targets: frozenset[int]) -> list[Tensor]:
+    """The nodes of a topological ``order`` from which one of ``targets`` can be reached."""
+    reaches: set[int] = set()
+    for node in order:
+        key = id(node)
+        if key in targets or any(id(parent) in reaches for parent in node._parents):
+            reaches.add(key)
+    return [node for node in order if id(node) in reaches]
+
+
 def backward_pass(
     root: Tensor,
     seed: Any,
@@ -129,6 +139,11 @@ def backward_pass(
     retain_graph = retain_graph or create_graph
     input_ids = frozenset(id(t) for t in inputs) if inputs is not None else frozenset()
     order = toposort(root, input_ids)
+    if inputs is not None:
+        # Only nodes on a path to the inputs are visited (and freed): a graph that the function
+        # merely used, made outside it, stays intact.
+        order = _leading_to(order, input_ids)
+        relevant = {id(node) for node in order}
     grads: dict[int, Any] = {id(root): seed}
     found: dict[int, Any] = {}
     token = _grad_enabled.set(create_graph)
@@ -171,7 +186,7 @@ def backward_pass(
                 else:
                     values = (*[p.data for p in parents], node.data)
                 for parent, vjp in zip(parents, vjps):
-                    if parent.requires_grad:
+                    if parent.requires_grad and (inputs is None or id(parent) in relevant):
                         grad = vjp(g, *values)
                         expected = parent.data
                         if grad.shape != expected.shape or grad.dtype != expected.dtype:

@@ -386,17 +386,16 @@ def _to_array(data: Any, dtype: DTypeLike | None) -> NDArray[Any]:
     if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
-        return np.array(data, dtype=dtype)
-    if isinstance(data, np.ndarray):
-        return data.copy()
-    if isinstance(data, np.generic):
-        return np.array(data)
-    array = np.array(data)
-    if array.dtype == np.bool_:
-        return array
-    if array.dtype.kind in "iuf":
-        return array.astype(get_default_dtype())
-    raise TypeError(f"tensor: cannot make a numeric tensor from data of dtype {array.dtype}")
+        array = np.array(data, dtype=dtype)
+    elif isinstance(data, (np.ndarray, np.generic)):
+        array = np.array(data)
+    else:
+        array = np.array(data)
+        if array.dtype.kind in "iuf":
+            array = array.astype(get_default_dtype())
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"tensor: cannot make a numeric tensor from data of dtype {array.dtype}")
+    return array
 
 
 def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
