@@ -1,0 +1,45 @@
+"""Data: datasets and loaders, the built-in digits, IDX files (MNIST, Fashion-MNIST), toy sets."""
+
+from .digits import load_digits
+from .idx import (
+    FASHION_MNIST_CLASSES,
+    IDXError,
+    load_fashion_mnist,
+    load_mnist,
+    parse_idx,
+    read_idx,
+)
+from .loader import DataLoader, TensorDataset
+from .toy import (
+    make_blobs,
+    make_circles,
+    make_elongated,
+    make_encoder,
+    make_moons,
+    make_separable,
+    make_spirals,
+    make_xor,
+)
+from .utils import one_hot, train_val_split
+
+__all__ = [
+    "FASHION_MNIST_CLASSES",
+    "DataLoader",
+    "IDXError",
+    "TensorDataset",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_mnist",
+    "make_blobs",
+    "make_circles",
+    "make_elongated",
+    "make_encoder",
+    "make_moons",
+    "make_separable",
+    "make_spirals",
+    "make_xor",
+    "one_hot",
+    "parse_idx",
+    "read_idx",
+    "train_val_split",
+]

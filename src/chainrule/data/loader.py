@@ -1,0 +1,109 @@
+"""Datasets and minibatches: ``TensorDataset`` and ``DataLoader``.
+
+``batch_size=len(dataset)`` is full-batch gradient descent, ``batch_size=1`` stochastic gradient
+descent, anything between minibatch gradient descent: the three are one argument apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ..random import default_generator
+from ..tensor import Tensor
+
+
+class Dataset(Protocol):
+    """Anything with a length and integer indexing."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: int) -> Any: ...
+
+
+class TensorDataset:
+    """Arrays (or tensors) that share their first axis: sample i is ``(a[i], b[i], ...)``."""
+
+    def __init__(self, *arrays: ArrayLike | Tensor) -> None:
+        if not arrays:
+            raise ValueError("TensorDataset: needs at least one array")
+        self.arrays = [a.data if isinstance(a, Tensor) else np.asarray(a) for a in arrays]
+        lengths = [len(a) for a in self.arrays]
+        if len(set(lengths)) > 1:
+            raise ValueError(
+                "TensorDataset: arrays must have the same length, got "
+                + ", ".join(map(str, lengths))
+            )
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def __getitem__(self, index: Any) -> tuple[np.ndarray, ...]:
+        return tuple(a[index] for a in self.arrays)
+
+
+class DataLoader:
+    """Minibatches of a dataset as tuples of Tensors, reshuffled every epoch when ``shuffle``.
+
+    With a ``seed`` the loader draws its orders from a generator of its own (so two loaders with
+    the same seed give the same batches); without, from the library's generator
+    (``cr.manual_seed``). ``state_dict()`` captures where that generator is, so a resumed run
+    continues with the same batches.
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size}")
+        if len(dataset) == 0:
+            raise ValueError("DataLoader: the dataset is empty")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self._rng = np.random.default_rng(seed) if seed is not None else None
+
+    @property
+    def rng(self) -> np.random.Generator:
+        return self._rng if self._rng is not None else default_generator()
+
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.dataset), self.batch_size)
+        return full if self.drop_last or rest == 0 else full + 1
+
+    def _order(self) -> np.ndarray:
+        count = len(self.dataset)
+        return self.rng.permutation(count) if self.shuffle else np.arange(count)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        order = self._order()
+        stop = len(self) * self.batch_size
+        for start in range(0, min(stop, len(order)), self.batch_size):
+            yield self._batch(order[start : start + self.batch_size])
+
+    def _batch(self, indices: np.ndarray) -> tuple[Tensor, ...]:
+        if isinstance(self.dataset, TensorDataset):
+            if not self.shuffle:
+                # Consecutive samples: a view, no copy.
+                window = slice(int(indices[0]), int(indices[-1]) + 1)
+                return tuple(Tensor._wrap(a[window]) for a in self.dataset.arrays)
+            return tuple(Tensor._wrap(a[indices]) for a in self.dataset.arrays)
+        samples = [self.dataset[int(i)] for i in indices]
+        columns: Sequence[Any] = list(zip(*samples)) if isinstance(samples[0], tuple) else [samples]
+        return tuple(Tensor._wrap(np.stack([np.asarray(v) for v in column])) for column in columns)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the loader's own generator is (empty when it uses the library's)."""
+        return {"rng": self._rng.bit_generator.state} if self._rng is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "rng" in state and self._rng is not None:
+            self._rng.bit_generator.state = state["rng"]
