@@ -14,6 +14,7 @@ from ._graph import FreedGraphError, enable_grad, is_grad_enabled, no_grad
 from .creation import arange, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .dtypes import get_default_dtype, set_default_dtype
 from .gradcheck import GradcheckReport, gradcheck, numerical_grad
+from .io import load, save
 from .ops import (
     abs,
     add,
@@ -82,6 +83,7 @@ __all__ = [
     "hvp",
     "is_grad_enabled",
     "jacobian",
+    "load",
     "log",
     "log_softmax",
     "logsumexp",
@@ -105,6 +107,7 @@ __all__ = [
     "randn",
     "relu",
     "reshape",
+    "save",
     "set_default_dtype",
     "sigmoid",
     "sign",

@@ -21,6 +21,7 @@ from .losses import (
     MSELoss,
     MultiMarginLoss,
 )
+from .models import mlp
 from .module import Module, Parameter
 from .penalties import elastic_net_penalty, l1_penalty, l2_penalty
 
@@ -48,4 +49,5 @@ __all__ = [
     "init",
     "l1_penalty",
     "l2_penalty",
+    "mlp",
 ]

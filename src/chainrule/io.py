@@ -1,0 +1,195 @@
+"""Saving and loading models (and training checkpoints) in files that loading never executes.
+
+A file is a NumPy ``.npz`` archive read with ``allow_pickle=False``: plain numeric arrays plus
+one JSON header (stored as bytes) that holds the format version, the architecture of models
+built from chainrule's layers, any extra JSON data, and a SHA-256 digest of every array, so a
+damaged or tampered file is refused with a clear error. Writes are atomic: a temporary file in
+the same folder, flushed to disk, then renamed over the target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import nn
+
+FORMAT = "chainrule"
+VERSION = 1
+_HEADER = "__header__"
+
+
+class ModelFileError(ValueError):
+    """A model or checkpoint file that cannot be loaded; the message names file and problem."""
+
+
+# ------------------------------------------------------------------------ architecture
+_LAYERS: dict[str, type[nn.Module]] = {
+    cls.__name__: cls
+    for cls in (
+        nn.Linear,
+        nn.ReLU,
+        nn.Tanh,
+        nn.Sigmoid,
+        nn.LeakyReLU,
+        nn.Sign,
+        nn.Identity,
+        nn.Softmax,
+        nn.Dropout,
+    )
+}
+
+
+def describe(model: nn.Module) -> dict[str, Any] | None:
+    """The architecture of a model built from chainrule's layers as JSON data, else None."""
+    if isinstance(model, nn.Sequential):
+        layers = [describe(layer) for layer in model.layers]
+        if any(layer is None for layer in layers):
+            return None
+        return {"type": "Sequential", "layers": layers}
+    if type(model) not in _LAYERS.values():
+        return None
+    if isinstance(model, nn.Linear):
+        return {
+            "type": "Linear",
+            "in_features": model.in_features,
+            "out_features": model.out_features,
+            "bias": model.bias is not None,
+            "dtype": str(model.weight.dtype),
+        }
+    if isinstance(model, nn.LeakyReLU):
+        return {"type": "LeakyReLU", "negative_slope": model.negative_slope}
+    if isinstance(model, nn.Softmax):
+        return {"type": "Softmax", "dim": model.dim}
+    if isinstance(model, nn.Dropout):
+        return {"type": "Dropout", "p": model.p}
+    return {"type": type(model).__name__}
+
+
+def build(spec: Mapping[str, Any]) -> nn.Module:
+    """A fresh model from ``describe``'s data (weights are loaded separately)."""
+    kind = spec.get("type")
+    if kind == "Sequential":
+        return nn.Sequential(*[build(layer) for layer in spec["layers"]])
+    if kind not in _LAYERS:
+        raise ModelFileError(f"unknown layer type {kind!r} in the architecture")
+    settings = {key: value for key, value in spec.items() if key != "type"}
+    return _LAYERS[kind](**settings)
+
+
+# ------------------------------------------------------------------------ the container
+def _digest(arrays: Mapping[str, np.ndarray]) -> str:
+    sha = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        sha.update(name.encode())
+        sha.update(f"{array.dtype.str}{array.shape}".encode())
+        sha.update(array.tobytes())
+    return sha.hexdigest()
+
+
+def write_archive(
+    path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], header: dict[str, Any]
+) -> None:
+    """Write arrays and a JSON header atomically (temporary file, fsync, rename)."""
+    target = Path(path)
+    for name, array in arrays.items():
+        if name == _HEADER or np.asarray(array).dtype.kind not in "biuf":
+            raise ValueError(f"save: entry {name!r} is not a numeric array")
+    full_header = {"format": FORMAT, "version": VERSION, **header, "sha256": _digest(arrays)}
+    encoded = np.frombuffer(json.dumps(full_header).encode(), dtype=np.uint8)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, "wb") as file:
+            entries: dict[str, Any] = {_HEADER: encoded, **arrays}
+            np.savez(file, **entries)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read and verify an archive written by ``write_archive``."""
+    source = Path(path)
+    try:
+        with np.load(source, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
+        raise ModelFileError(f"{source}: not a readable chainrule file ({error})") from None
+    if _HEADER not in arrays:
+        raise ModelFileError(f"{source}: no chainrule header; not a chainrule model file")
+    try:
+        header = json.loads(arrays.pop(_HEADER).tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelFileError(f"{source}: damaged header ({error})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFileError(f"{source}: not a chainrule model file")
+    if header.get("version") != VERSION:
+        raise ModelFileError(
+            f"{source}: file format version {header.get('version')}, this chainrule reads "
+            f"version {VERSION}"
+        )
+    if header.get("sha256") != _digest(arrays):
+        raise ModelFileError(
+            f"{source}: contents do not match their checksum; the file is damaged or was modified"
+        )
+    return arrays, header
+
+
+# ------------------------------------------------------------------------ the public API
+def save(
+    model: nn.Module, path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None
+) -> None:
+    """Save a model's parameters (and its architecture, when it is built from chainrule's
+    layers) to ``path``, atomically. ``metadata`` is any JSON-serialisable extra data."""
+    header = {"architecture": describe(model), "metadata": dict(metadata or {})}
+    arrays = {f"param/{name}": value for name, value in model.state_dict().items()}
+    write_archive(path, arrays, header)
+
+
+def load(path: str | os.PathLike[str], model: nn.Module | None = None) -> nn.Module:
+    """Load a model saved by ``save``: rebuilt from its stored architecture, or, for a model of
+    your own class, loaded into ``model``. Nothing in the file is executed."""
+    arrays, header = read_archive(path)
+    if model is None:
+        if header.get("architecture") is None:
+            raise ModelFileError(
+                f"{path}: the file holds no architecture (a custom Module); pass model= an "
+                "instance of the same class to load its parameters into"
+            )
+        model = build(header["architecture"])
+    state = {
+        name[len("param/") :]: value for name, value in arrays.items() if name.startswith("param/")
+    }
+    try:
+        model.load_state_dict(state)
+    except ValueError as error:
+        raise ModelFileError(f"{path}: {error}") from None
+    return model
+
+
+def load_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The metadata and architecture stored with a model, without building it."""
+    _, header = read_archive(path)
+    return {"architecture": header.get("architecture"), "metadata": header.get("metadata", {})}

@@ -1,0 +1,337 @@
+"""``fit``: the training loop, with history, callbacks, checkpoints and a divergence guard."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import random as _random
+from ._graph import no_grad
+from .data.loader import DataLoader, TensorDataset
+from .io import read_archive, write_archive
+from .nn.module import Module
+from .optim.optimizer import Optimizer
+from .tensor import Tensor
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite, or grew far past where it started."""
+
+
+@dataclass
+class History:
+    """What happened in each epoch of ``fit``."""
+
+    train_loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    grad_norms: dict[str, list[float]] = field(default_factory=dict)
+    stopped_by: str = ""
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainingState:
+    """What callbacks see and may change: set ``stop`` to a reason to end training."""
+
+    model: Module
+    optimizer: Optimizer
+    history: History
+    epoch: int = 0
+    batch: int = 0
+    loss: float = math.nan
+    stop: str = ""
+    loaders: list[DataLoader] = field(default_factory=list)
+
+
+class Callback:
+    """Hooks called by ``fit``; override the ones you need."""
+
+    def on_fit_begin(self, state: TrainingState) -> None: ...
+    def on_batch_end(self, state: TrainingState) -> None: ...
+    def on_epoch_end(self, state: TrainingState) -> None: ...
+
+
+class EarlyStopping(Callback):
+    """Stop when the validation loss has not improved by ``min_delta`` for ``patience`` epochs,
+    and (with ``restore_best``) put back the parameters of the best epoch."""
+
+    def __init__(self, patience: int = 5, min_delta: float = 0.0, restore_best: bool = True):
+        self.patience, self.min_delta, self.restore_best = patience, min_delta, restore_best
+        self.best = math.inf
+        self.best_state: dict[str, np.ndarray] | None = None
+        self.waited = 0
+
+    def on_epoch_end(self, state: TrainingState) -> None:
+        if not state.history.val_loss:
+            raise ValueError("EarlyStopping needs val_data in fit()")
+        loss = state.history.val_loss[-1]
+        if loss < self.best - self.min_delta:
+            self.best, self.waited = loss, 0
+            if self.restore_best:
+                self.best_state = state.model.state_dict()
+            return
+        self.waited += 1
+        if self.waited >= self.patience:
+            state.stop = "early_stopping"
+            if self.best_state is not None:
+                state.model.load_state_dict(self.best_state)
+
+
+class GradientNormMonitor(Callback):
+    """Record each layer's gradient norm (averaged over the epoch's batches) in
+    ``history.grad_norms``, so vanishing and exploding gradients can be seen."""
+
+    def on_fit_begin(self, state: TrainingState) -> None:
+        self._sums: dict[str, float] = {}
+        self._count = 0
+
+    def on_batch_end(self, state: TrainingState) -> None:
+        layers: dict[str, float] = {}
+        for name, parameter in state.model.named_parameters():
+            if parameter.grad is not None:
+                layer = name.rsplit(".", 1)[0] if "." in name else name
+                layers[layer] = layers.get(layer, 0.0) + float(np.sum(parameter.grad.data**2))
+        for layer, squared in layers.items():
+            self._sums[layer] = self._sums.get(layer, 0.0) + math.sqrt(squared)
+        self._count += 1
+
+    def on_epoch_end(self, state: TrainingState) -> None:
+        for layer, total in self._sums.items():
+            state.history.grad_norms.setdefault(layer, []).append(total / max(self._count, 1))
+        self._sums, self._count = {}, 0
+
+
+class Checkpoint(Callback):
+    """Save everything needed to resume (model, optimiser, history, random state) to ``path``
+    after every ``every`` epochs, atomically, so a run killed at any moment can continue."""
+
+    def __init__(self, path: str | Path, every: int = 1) -> None:
+        self.path, self.every = Path(path), every
+
+    def on_epoch_end(self, state: TrainingState) -> None:
+        if state.epoch % self.every == 0:
+            save_checkpoint(self.path, state)
+
+
+# ------------------------------------------------------------------------ checkpoints
+def save_checkpoint(path: str | Path, state: TrainingState) -> None:
+    """Write a resumable checkpoint of ``state`` (atomically)."""
+    arrays = {f"model/{k}": v for k, v in state.model.state_dict().items()}
+    optimizer_state = state.optimizer.state_dict()
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, entry in optimizer_state["state"].items():
+        for name, value in entry.items():
+            if isinstance(value, np.ndarray):
+                arrays[f"optim/{index}/{name}"] = value
+            else:
+                scalars.setdefault(str(index), {})[name] = value
+    header = {
+        "kind": "checkpoint",
+        "epoch": state.epoch,
+        "history": state.history.to_dict(),
+        "param_groups": optimizer_state["param_groups"],
+        "optimizer_scalars": scalars,
+        "rng": _random.default_generator().bit_generator.state,
+        "loaders": [loader.state_dict() for loader in state.loaders],
+    }
+    write_archive(path, arrays, header)
+
+
+def load_checkpoint(path: str | Path, state: TrainingState) -> None:
+    """Restore a checkpoint written by ``save_checkpoint`` into ``state`` (in place)."""
+    arrays, header = read_archive(path)
+    if header.get("kind") != "checkpoint":
+        raise ValueError(f"{path}: not a training checkpoint")
+    state.model.load_state_dict(
+        {k[len("model/") :]: v for k, v in arrays.items() if k.startswith("model/")}
+    )
+    entries: dict[int, dict[str, Any]] = {}
+    for key, value in arrays.items():
+        if key.startswith("optim/"):
+            _, index, name = key.split("/", 2)
+            entries.setdefault(int(index), {})[name] = value
+    for index, scalars in header["optimizer_scalars"].items():
+        entries.setdefault(int(index), {}).update(scalars)
+    groups = [
+        {**group, "betas": tuple(group["betas"])} if "betas" in group else group
+        for group in header["param_groups"]
+    ]
+    state.optimizer.load_state_dict({"state": entries, "param_groups": groups})
+    state.history = History(**header["history"])
+    state.epoch = int(header["epoch"])
+    _random.default_generator().bit_generator.state = header["rng"]
+    for loader, saved in zip(state.loaders, header["loaders"]):
+        loader.load_state_dict(saved)
+
+
+# ------------------------------------------------------------------------ the loop
+def _as_loader(data: Any, batch_size: int, shuffle: bool) -> DataLoader:
+    if isinstance(data, DataLoader):
+        return data
+    if isinstance(data, TensorDataset):
+        return DataLoader(data, batch_size=batch_size, shuffle=shuffle)
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return DataLoader(TensorDataset(*data), batch_size=batch_size, shuffle=shuffle)
+    raise TypeError(
+        "fit: data must be an (X, y) pair, a TensorDataset or a DataLoader, got "
+        f"{type(data).__name__}"
+    )
+
+
+def _correct(outputs: Tensor, targets: Tensor) -> int:
+    """How many predictions match (argmax for several outputs, sign/threshold for one)."""
+    scores, labels = outputs.data, targets.data
+    if scores.ndim == 2 and scores.shape[1] > 1:
+        if labels.ndim == 2:
+            labels = labels.argmax(axis=1)
+        return int((scores.argmax(axis=1) == labels).sum())
+    scores = scores.reshape(-1)
+    labels = labels.reshape(-1)
+    if labels.min() < 0:
+        return int(((scores > 0) == (labels > 0)).sum())
+    return int(((scores > 0) == (labels > 0.5)).sum())
+
+
+def evaluate(model: Module, loss_fn: Any, data: Any, batch_size: int = 1024) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` on ``data``, in evaluation mode, without a graph."""
+    loader = _as_loader(data, batch_size, shuffle=False)
+    was_training = model.training
+    model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    try:
+        with no_grad():
+            for inputs, targets in loader:
+                outputs = model(inputs)
+                total_loss += float(loss_fn(outputs, targets)) * len(inputs)
+                correct += _correct(outputs, targets)
+                count += len(inputs)
+    finally:
+        model.train(was_training)
+    return total_loss / count, correct / count
+
+
+def _progress(loader: DataLoader, epoch: int, epochs: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=len(loader), desc=f"epoch {epoch}/{epochs}", leave=False, file=sys.stderr)
+
+
+def fit(
+    model: Module,
+    loss_fn: Any,
+    optimizer: Optimizer,
+    train_data: Any,
+    val_data: Any = None,
+    epochs: int = 10,
+    batch_size: int = 32,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = True,
+    *,
+    shuffle: bool = True,
+    scheduler: Any = None,
+    divergence_factor: float = 1e3,
+    resume_from: str | Path | None = None,
+) -> History:
+    """Train ``model`` for ``epochs`` passes over ``train_data`` and return the ``History``.
+
+    ``train_data`` and ``val_data`` are (X, y) pairs, TensorDatasets or DataLoaders;
+    ``batch_size=len(X)`` is full-batch gradient descent and 1 is stochastic. With tqdm
+    installed, ``progress`` shows a bar per epoch. ``scheduler`` (an ``lr_scheduler``) steps
+    once per epoch. ``resume_from`` continues from a ``Checkpoint`` file.
+
+    Raises
+    ------
+    TrainingDiverged
+        When the loss becomes NaN or infinite, or exceeds ``divergence_factor`` times its first
+        value; the message names the learning rate.
+    """
+    loader = _as_loader(train_data, batch_size, shuffle)
+    state = TrainingState(model, optimizer, History(), loaders=[loader])
+    if resume_from is not None and Path(resume_from).exists():
+        load_checkpoint(resume_from, state)
+        if scheduler is not None:
+            scheduler.last_epoch = state.epoch - 1
+            scheduler.step()
+    for callback in callbacks:
+        callback.on_fit_begin(state)
+    first_loss = state.history.train_loss[0] if state.history.train_loss else None
+    while state.epoch < epochs and not state.stop:
+        state.epoch += 1
+        model.train()
+        started = time.perf_counter()
+        bar = _progress(loader, state.epoch, epochs, progress)
+        total_loss, correct, count = 0.0, 0, 0
+        for state.batch, (inputs, targets) in enumerate(loader, start=1):
+            optimizer.zero_grad()
+            outputs = model(inputs)
+            loss = loss_fn(outputs, targets)
+            value = float(loss)
+            if first_loss is None:
+                first_loss = value
+            _check_divergence(value, first_loss, divergence_factor, optimizer, state)
+            loss.backward()
+            optimizer.step()
+            state.loss = value
+            total_loss += value * len(inputs)
+            correct += _correct(outputs, targets)
+            count += len(inputs)
+            for callback in callbacks:
+                callback.on_batch_end(state)
+            if bar is not None:
+                bar.update()
+                bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+        if bar is not None:
+            bar.close()
+        history = state.history
+        history.train_loss.append(total_loss / count)
+        history.train_accuracy.append(correct / count)
+        history.lr.append(float(optimizer.param_groups[0]["lr"]))
+        if val_data is not None:
+            val_loss, val_accuracy = evaluate(model, loss_fn, val_data)
+            history.val_loss.append(val_loss)
+            history.val_accuracy.append(val_accuracy)
+        history.epoch_seconds.append(time.perf_counter() - started)
+        if scheduler is not None:
+            scheduler.step()
+        for callback in callbacks:
+            callback.on_epoch_end(state)
+    state.history.stopped_by = state.stop or "max_epochs"
+    return state.history
+
+
+def _check_divergence(
+    value: float, first: float, factor: float, optimizer: Optimizer, state: TrainingState
+) -> None:
+    lr = optimizer.param_groups[0]["lr"]
+    where = f"epoch {state.epoch}, batch {state.batch}"
+    if not math.isfinite(value):
+        raise TrainingDiverged(
+            f"training diverged at {where}: the loss became {value} with learning rate {lr:g}; "
+            f"try a smaller learning rate (e.g. {lr / 10:g})"
+        )
+    if value > factor * max(abs(first), 1e-8):
+        raise TrainingDiverged(
+            f"training diverged at {where}: the loss grew from {first:.4g} to {value:.4g} "
+            f"with learning rate {lr:g}; try a smaller learning rate (e.g. {lr / 10:g})"
+        )
