@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 
@@ -33,12 +35,146 @@ def _gradcheck(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from .experiment import RunConfig, run
+    from .train import TrainingDiverged
+
+    config = RunConfig(
+        data=args.data,
+        hidden=args.hidden,
+        activation=args.activation,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        data_path=args.data_path,
+    )
+    if args.resume and args.out is None:
+        print("chainrule train: --resume needs --out DIR of the run to continue", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    try:
+        result = run(config, out, resume=args.resume, progress=not args.quiet, animate=args.animate)
+    except (FileNotFoundError, ValueError, TrainingDiverged) as error:
+        print(f"chainrule train: {error}", file=sys.stderr)
+        return 1
+    history = result.history
+    print(
+        f"{args.data}: {history.epochs} epochs in {sum(history.epoch_seconds):.1f} s, "
+        f"final training loss {history.train_loss[-1]:.4f}, "
+        f"validation accuracy {history.val_accuracy[-1]:.2%}"
+    )
+    print(f"test accuracy: {result.test_accuracy:.2%}")
+    print(f"wrote {', '.join(str(path) for path in result.files)}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import io
+    from ._graph import no_grad
+
+    try:
+        model = io.load(args.model)
+        inputs = (
+            np.load(args.input, allow_pickle=False)
+            if args.input.endswith(".npy")
+            else np.loadtxt(args.input, delimiter=",", ndmin=2)
+        )
+    except (OSError, ValueError) as error:
+        print(f"chainrule predict: {error}", file=sys.stderr)
+        return 1
+    inputs = inputs.reshape(len(inputs), -1).astype(np.float32)
+    try:
+        with no_grad():
+            scores = model.eval()(inputs).data
+    except ValueError as error:
+        print(f"chainrule predict: {error}", file=sys.stderr)
+        return 1
+    for label in scores.argmax(axis=1):
+        print(int(label))
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from . import io
+
+    try:
+        model = io.load(args.model)
+        stored = io.load_metadata(args.model)
+    except (OSError, ValueError) as error:
+        print(f"chainrule info: {error}", file=sys.stderr)
+        return 1
+    print(model)
+    print(f"parameters: {model.num_parameters():,}")
+    for key, value in stored["metadata"].items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated widths like 256,128, got {text!r}"
+        ) from None
+    if any(size <= 0 for size in sizes):
+        raise argparse.ArgumentTypeError(f"layer widths must be positive, got {text!r}")
+    return sizes
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .experiment import DATASETS, OPTIMIZERS
+    from .nn.models import ACTIVATIONS
+
     parser = argparse.ArgumentParser(
         prog="chainrule", description="Neural networks from first principles on NumPy."
     )
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser(
+        "train",
+        help="train an MLP (on the built-in digits by default) and write model, metrics, plots",
+        description="Train a multilayer perceptron and write the model, metrics.json, a "
+        "checkpoint and PNG plots to --out (default runs/<timestamp>/).",
+    )
+    train.add_argument("--data", choices=DATASETS, default="digits")
+    train.add_argument("--data-path", help="folder with the IDX files (Fashion-MNIST, MNIST)")
+    train.add_argument("--hidden", type=_int_list, help="hidden layer widths, e.g. 256,128")
+    train.add_argument("--activation", choices=sorted(ACTIVATIONS))
+    train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
+    train.add_argument("--lr", type=_positive_float, help="learning rate")
+    train.add_argument("--momentum", type=float, default=0.0, help="for sgd and rmsprop")
+    train.add_argument("--weight-decay", type=float, default=0.0)
+    train.add_argument("--epochs", type=_positive_int)
+    train.add_argument("--batch-size", type=_positive_int)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", help="output folder")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--animate", action="store_true", help="GIF of the boundary (2-D data)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_train)
+
     check = commands.add_parser(
         "gradcheck",
         help="check every differentiable function against finite differences",
@@ -50,6 +186,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--ops", help="comma-separated names of the functions to check (default: all)"
     )
     check.set_defaults(handler=_gradcheck)
+
+    predict = commands.add_parser(
+        "predict", help="print the predicted class of each row of INPUT (.npy or .csv)"
+    )
+    predict.add_argument("model")
+    predict.add_argument("input")
+    predict.set_defaults(handler=_predict)
+
+    info = commands.add_parser("info", help="show a saved model's architecture and metadata")
+    info.add_argument("model")
+    info.set_defaults(handler=_info)
     return parser
 
 

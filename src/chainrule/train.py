@@ -227,14 +227,15 @@ def evaluate(model: Module, loss_fn: Any, data: Any, batch_size: int = 1024) -> 
     return total_loss / count, correct / count
 
 
-def _progress(loader: DataLoader, epoch: int, epochs: int, enabled: bool) -> Any:
+def _progress(total: int, enabled: bool) -> Any:
+    """One tqdm bar for the whole run, counting batches (None without tqdm or when disabled)."""
     if not enabled:
         return None
     try:
         from tqdm.auto import tqdm
     except ImportError:
         return None
-    return tqdm(total=len(loader), desc=f"epoch {epoch}/{epochs}", leave=False, file=sys.stderr)
+    return tqdm(total=total, unit="batch", file=sys.stderr, dynamic_ncols=True)
 
 
 def fit(
@@ -276,11 +277,13 @@ def fit(
     for callback in callbacks:
         callback.on_fit_begin(state)
     first_loss = state.history.train_loss[0] if state.history.train_loss else None
+    bar = _progress((epochs - state.epoch) * len(loader), progress)
     while state.epoch < epochs and not state.stop:
         state.epoch += 1
         model.train()
         started = time.perf_counter()
-        bar = _progress(loader, state.epoch, epochs, progress)
+        if bar is not None:
+            bar.set_description(f"epoch {state.epoch}/{epochs}")
         total_loss, correct, count = 0.0, 0, 0
         for state.batch, (inputs, targets) in enumerate(loader, start=1):
             optimizer.zero_grad()
@@ -300,9 +303,6 @@ def fit(
                 callback.on_batch_end(state)
             if bar is not None:
                 bar.update()
-                bar.set_postfix(loss=f"{value:.4f}", refresh=False)
-        if bar is not None:
-            bar.close()
         history = state.history
         history.train_loss.append(total_loss / count)
         history.train_accuracy.append(correct / count)
@@ -316,6 +316,12 @@ def fit(
             scheduler.step()
         for callback in callbacks:
             callback.on_epoch_end(state)
+        if bar is not None and history.val_accuracy:
+            bar.set_postfix(
+                loss=f"{history.train_loss[-1]:.4f}", val_acc=f"{history.val_accuracy[-1]:.3f}"
+            )
+    if bar is not None:
+        bar.close()
     state.history.stopped_by = state.stop or "max_epochs"
     return state.history
 

@@ -1,0 +1,139 @@
+"""Pictures of training: loss and accuracy curves, decision boundaries (PNG, and GIF frames).
+
+Uses matplotlib's object API (``Figure``, never pyplot state), imported inside the functions so
+that ``import chainrule`` stays light; matplotlib comes with the ``cli`` extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._graph import no_grad
+from .tensor import Tensor
+
+
+def _figure(width: float, height: float) -> Any:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError("plots need matplotlib: pip install 'chainrule[cli]'") from error
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def plot_history(history: Any, path: str | Path, title: str = "") -> Path:
+    """Loss per epoch (train and validation) beside accuracy per epoch, saved as a PNG."""
+    figure = _figure(10, 4)
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    epochs = np.arange(1, len(history.train_loss) + 1)
+    loss_axes.plot(epochs, history.train_loss, marker="o", markersize=3, label="training")
+    if history.val_loss:
+        loss_axes.plot(epochs, history.val_loss, marker="o", markersize=3, label="validation")
+    loss_axes.set(xlabel="epoch", ylabel="loss", title="loss")
+    if min(history.train_loss) > 0 and max(history.train_loss) / min(history.train_loss) > 50:
+        loss_axes.set_yscale("log")
+    accuracy_axes.plot(epochs, history.train_accuracy, marker="o", markersize=3, label="training")
+    if history.val_accuracy:
+        accuracy_axes.plot(
+            epochs, history.val_accuracy, marker="o", markersize=3, label="validation"
+        )
+    accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1.02))
+    for axes in (loss_axes, accuracy_axes):
+        axes.grid(alpha=0.3)
+        axes.legend()
+    if title:
+        figure.suptitle(title)
+    return _save(figure, path)
+
+
+def _grid(X: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    low, high = X.min(axis=0), X.max(axis=0)
+    margin = 0.1 * (high - low) + 1e-3
+    xs = np.linspace(low[0] - margin[0], high[0] + margin[0], steps)
+    ys = np.linspace(low[1] - margin[1], high[1] + margin[1], steps)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    return grid_x, grid_y, np.column_stack([grid_x.ravel(), grid_y.ravel()])
+
+
+def _predict_classes(model: Any, points: np.ndarray) -> np.ndarray:
+    with no_grad():
+        scores = np.asarray(model(Tensor._wrap(points.astype(np.float32))).data)
+    if scores.ndim == 2 and scores.shape[1] > 1:
+        return np.asarray(scores.argmax(axis=1))
+    return np.asarray(scores.reshape(-1) > 0, dtype=int)
+
+
+def draw_decision_boundary(
+    axes: Any, model: Any, X: np.ndarray, y: np.ndarray, steps: int = 200, title: str = ""
+) -> None:
+    """Colour the plane by the model's predicted class and scatter the samples on top."""
+    grid_x, grid_y, points = _grid(X, steps)
+    classes = _predict_classes(model, points).reshape(grid_x.shape)
+    n_classes = int(max(classes.max(), y.max())) + 1
+    levels = np.arange(n_classes + 1) - 0.5
+    axes.contourf(
+        grid_x,
+        grid_y,
+        classes,
+        levels=levels,
+        cmap="coolwarm" if n_classes == 2 else "tab10",
+        alpha=0.35,
+    )
+    axes.scatter(
+        X[:, 0],
+        X[:, 1],
+        c=y,
+        cmap="coolwarm" if n_classes == 2 else "tab10",
+        vmin=0,
+        vmax=max(n_classes - 1, 1),
+        s=12,
+        edgecolors="black",
+        linewidths=0.3,
+    )
+    axes.set(xlabel="x₁", ylabel="x₂", title=title)
+    axes.set_aspect("equal", adjustable="box")
+
+
+def plot_decision_boundary(
+    model: Any, X: np.ndarray, y: np.ndarray, path: str | Path, title: str = ""
+) -> Path:
+    """The decision regions of a model on two-dimensional data, saved as a PNG."""
+    figure = _figure(5.5, 5)
+    draw_decision_boundary(figure.subplots(), model, X, y, title=title)
+    return _save(figure, path)
+
+
+def animate_boundaries(
+    frames: Sequence[tuple[str, Any]],
+    X: np.ndarray,
+    y: np.ndarray,
+    path: str | Path,
+    fps: int = 4,
+) -> Path:
+    """A GIF of decision boundaries, one frame per (title, model snapshot)."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    figure = _figure(5.5, 5)
+    axes = figure.subplots()
+
+    def draw(index: int) -> list[Any]:
+        axes.clear()
+        title, model = frames[index]
+        draw_decision_boundary(axes, model, X, y, steps=120, title=title)
+        return []
+
+    animation = FuncAnimation(figure, draw, frames=len(frames), blit=False)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    animation.save(str(target), writer=PillowWriter(fps=fps))
+    return target
+
+
+def _save(figure: Any, path: str | Path) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(target, bbox_inches="tight")
+    return target
