@@ -45,6 +45,17 @@ def _prepare(args: Sequence[Any], argnums: Sequence[int]) -> tuple[list[Any], li
     return call_args, inputs, nested
 
 
+def _reaches_outer_graph(out: Tensor, inputs: list[Tensor]) -> bool:
+    """True when ``out`` depends on a tensor that requires grad and was made before the
+    transform's inputs: an outer variable (another argument or a closure), which an enclosing
+    transform may differentiate, so the backward pass must be recorded."""
+    if not out.requires_grad:
+        return False
+    start = min(node._seq for node in inputs)
+    stop = frozenset(id(node) for node in inputs)
+    return any(node._seq < start for node in _graph.toposort(out, stop))
+
+
 def _cotangents(
     out: Tensor, seed: Any, inputs: list[Tensor], nested: bool, retain: bool
 ) -> list[Tensor]:
@@ -92,6 +103,7 @@ def value_and_grad(
         call_args, inputs, nested = _prepare(args, positions)
         with _graph.run_under(True):
             out = _scalar_output(fun(*call_args, **kwargs), "grad")
+        nested = nested or _reaches_outer_graph(out, inputs)
         grads = _cotangents(out, np.ones_like(out.data), inputs, nested, retain=False)
         value = out if nested else out.detach()
         return value, grads[0] if single else tuple(grads)
@@ -126,6 +138,7 @@ def jacobian(fun: Callable[..., Any], argnums: int = 0) -> Callable[..., Tensor]
         call_args, inputs, nested = _prepare(args, [argnums])
         with _graph.run_under(True):
             out = as_tensor(fun(*call_args, **kwargs))
+        nested = nested or _reaches_outer_graph(out, inputs)
         rows = []
         for k in range(out.size):
             seed = np.zeros(out.size, dtype=out.data.dtype)
@@ -162,6 +175,7 @@ def hvp(fun: Callable[..., Any], x: Any, v: Any) -> Tensor:
         raise ValueError(f"hvp: v has shape {direction.shape} but x has shape {node.shape}")
     with _graph.run_under(True):
         out = _scalar_output(fun(node), "hvp")
+        nested = nested or _reaches_outer_graph(out, [node])
         (gradient,) = _cotangents(out, np.ones_like(out.data), [node], nested=True, retain=False)
         inner = tensor_sum(gradient * direction)
     (product,) = _cotangents(inner, np.ones_like(inner.data), [node], nested, retain=False)

@@ -163,8 +163,12 @@ def divide(x: Any, y: Any) -> Tensor:
 
 def _power_vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
     # x^0 is constant: its derivative is 0 even at x = 0, where y·x^(y-1) would give 0·inf.
+    # Only that point is masked, so that the slope stays differentiable in y elsewhere.
+    undefined = (value(y) == 0) & (value(x) == 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        slope = np.where(value(y) == 0, 0, y * x ** (y - 1))
+        slope = y * x ** (y - 1)
+    if undefined.any():
+        slope = np.where(undefined, 0, slope)
     return unbroadcast(g * slope, x.shape)
 
 
