@@ -146,7 +146,8 @@ def cross_entropy(
     sample is -Σ_c q_c log softmax(z)_c, computed through a stable log-softmax, so any logits
     (even 1e4) work.
 
-    Gradient: ∂/∂z = (softmax(z) - q)·g per sample (divided by N for the mean).
+    Gradient: ∂/∂z = (softmax(z)·Σq - q)·g per sample (divided by N for the mean); Σq = 1 for
+    class indices and for targets that are distributions.
     """
     _check_reduction(reduction, "cross_entropy")
     if not 0 <= label_smoothing <= 1:
@@ -183,7 +184,12 @@ def cross_entropy(
         per_sample = _per_sample_cotangent(g, reduction, count)
         if reduction == "none":
             per_sample = per_sample.reshape(per_sample.shape + (1,))
-        return (probabilities - target_distribution(log_probs.dtype)) * per_sample
+        q = target_distribution(log_probs.dtype)
+        if not indices:
+            # -Σ q log softmax(z) has gradient softmax(z)·Σq - q; Σq is 1 only for true
+            # distributions, and soft targets need not be normalised.
+            probabilities = probabilities * q.sum(axis=-1, keepdims=True)
+        return (probabilities - q) * per_sample
 
     return Tensor._from_op(out, (logits,), (vjp,), "cross_entropy")
 
