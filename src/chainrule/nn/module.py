@@ -1,7 +1,8 @@
 """``Parameter`` and ``Module``: the PyTorch way of defining models, without hidden hooks.
 
 A Module finds its parameters and sub-modules by walking ``vars(self)`` in definition order
-(recursing into Modules and into lists and tuples of Modules), so there is no metaclass and no
+(recursing into Modules and into lists and tuples of Modules; a module's own parameters come
+before its sub-modules', as in PyTorch), so there is no metaclass and no
 ``__setattr__`` hook: what you assign is what you get.
 """
 
@@ -92,7 +93,8 @@ class Module:
             yield module
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """Every Parameter with its dotted name, in definition order; shared ones once."""
+        """Every Parameter with its dotted name, shared ones once: a module's own parameters
+        (in definition order) before those of its sub-modules, as in PyTorch."""
         seen: set[int] = set()
         for module_name, module in self.named_modules(prefix):
             for name, value in vars(module).items():
