@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, gradient_with_decay
+from .optimizer import Optimizer, flush_tiny, gradient_with_decay
 
 
 class Adam(Optimizer):
@@ -74,6 +74,7 @@ class Adam(Optimizer):
             np.multiply(g, g, out=scratch)
             scratch *= 1 - beta2
             v += scratch
+            flush_tiny(step, m, v)
             if group["amsgrad"]:
                 np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
                 v = state["max_exp_avg_sq"]

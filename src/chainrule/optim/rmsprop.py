@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, gradient_with_decay
+from .optimizer import Optimizer, flush_tiny, gradient_with_decay
 
 
 class RMSprop(Optimizer):
@@ -69,6 +69,11 @@ class RMSprop(Optimizer):
             np.multiply(g, g, out=scratch)
             scratch *= 1 - alpha
             square_avg += scratch
+            flush_tiny(
+                state["step"],
+                square_avg,
+                *[state[k] for k in ("grad_avg", "momentum_buffer") if k in state],
+            )
             if group["centered"]:
                 grad_avg = state["grad_avg"]
                 grad_avg *= alpha

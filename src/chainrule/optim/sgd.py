@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, gradient_with_decay
+from .optimizer import Optimizer, flush_tiny, gradient_with_decay
 
 
 class SGD(Optimizer):
@@ -65,6 +65,8 @@ class SGD(Optimizer):
                 if buffer is None:
                     state["momentum_buffer"] = buffer = g.copy()
                 else:
+                    state["step"] = state.get("step", 0) + 1
+                    flush_tiny(state["step"], buffer)
                     buffer *= momentum
                     if group["dampening"]:
                         np.multiply(g, 1 - group["dampening"], out=scratch)
