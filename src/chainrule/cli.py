@@ -56,6 +56,11 @@ def _train(args: argparse.Namespace) -> int:
         print("chainrule train: --resume needs --out DIR of the run to continue", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    if args.resume and not (out / "checkpoint.npz").exists():
+        print(
+            f"chainrule train: no checkpoint in {out} yet; starting from the beginning",
+            file=sys.stderr,
+        )
     try:
         result = run(config, out, resume=args.resume, progress=not args.quiet, animate=args.animate)
     except (FileNotFoundError, ValueError, TrainingDiverged) as error:

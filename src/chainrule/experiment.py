@@ -128,7 +128,6 @@ def run(
     """Train as ``config`` says and write everything into ``out``."""
     config = resolved(config)
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
     X_train, X_test, y_train, y_test = load_data(config)
     X_fit, X_val, y_fit, y_val = data.train_val_split(
         X_train, y_train, config.val_fraction, seed=config.seed
@@ -139,6 +138,8 @@ def run(
     model = nn.mlp(X_train.shape[1], config.hidden, classes, config.activation)
     optimizer = build_optimizer(config, model)
     loss_fn = nn.CrossEntropyLoss()
+    # Created only once the settings have been accepted, so a refused run leaves nothing.
+    folder.mkdir(parents=True, exist_ok=True)
     checkpoint = folder / "checkpoint.npz"
     callbacks: list[Any] = [GradientNormMonitor(), Checkpoint(checkpoint)]
     snapshots: list[tuple[str, nn.Module]] = []

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import tempfile
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -74,20 +73,38 @@ def describe(model: nn.Module) -> dict[str, Any] | None:
     return {"type": type(model).__name__}
 
 
-def build(spec: Mapping[str, Any]) -> nn.Module:
-    """A fresh model from ``describe``'s data (weights are loaded separately)."""
+def build(spec: Any) -> nn.Module:
+    """A fresh model from ``describe``'s data (weights are loaded separately).
+
+    Raises ModelFileError for anything that is not such data: only the layer classes above
+    can be named, with settings of the right types.
+    """
+    if not isinstance(spec, Mapping):
+        raise ModelFileError(f"architecture entry {spec!r} is not an object")
     kind = spec.get("type")
     if kind == "Sequential":
-        return nn.Sequential(*[build(layer) for layer in spec["layers"]])
+        layers = spec.get("layers")
+        if not isinstance(layers, list) or set(spec) != {"type", "layers"}:
+            raise ModelFileError("a Sequential entry needs exactly 'type' and a list of 'layers'")
+        return nn.Sequential(*[build(layer) for layer in layers])
     if kind not in _LAYERS:
         raise ModelFileError(f"unknown layer type {kind!r} in the architecture")
     settings = {key: value for key, value in spec.items() if key != "type"}
-    return _LAYERS[kind](**settings)
+    for key, value in settings.items():
+        if not isinstance(value, (bool, int, float, str)):
+            raise ModelFileError(f"{kind}: setting {key!r} has an unexpected value {value!r}")
+    try:
+        return _LAYERS[kind](**settings)
+    except (TypeError, ValueError) as error:
+        raise ModelFileError(f"{kind}: bad settings {settings} ({error})") from None
 
 
 # ------------------------------------------------------------------------ the container
-def _digest(arrays: Mapping[str, np.ndarray]) -> str:
+def _digest(arrays: Mapping[str, np.ndarray], header: Mapping[str, Any]) -> str:
+    """SHA-256 over the header (canonical JSON, without the digest) and every array."""
     sha = hashlib.sha256()
+    content = {key: value for key, value in header.items() if key != "sha256"}
+    sha.update(json.dumps(content, sort_keys=True).encode())
     for name in sorted(arrays):
         array = np.ascontiguousarray(arrays[name])
         sha.update(name.encode())
@@ -104,7 +121,8 @@ def write_archive(
     for name, array in arrays.items():
         if name == _HEADER or np.asarray(array).dtype.kind not in "biuf":
             raise ValueError(f"save: entry {name!r} is not a numeric array")
-    full_header = {"format": FORMAT, "version": VERSION, **header, "sha256": _digest(arrays)}
+    full_header = {"format": FORMAT, "version": VERSION, **header}
+    full_header["sha256"] = _digest(arrays, full_header)
     encoded = np.frombuffer(json.dumps(full_header).encode(), dtype=np.uint8)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
@@ -135,8 +153,10 @@ def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], d
             arrays = {name: archive[name] for name in archive.files}
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
-        raise ModelFileError(f"{source}: not a readable chainrule file ({error})") from None
+    except Exception as error:  # noqa: BLE001  (zip, zlib and format errors of every kind)
+        raise ModelFileError(
+            f"{source}: not a readable chainrule file ({type(error).__name__}: {error})"
+        ) from None
     if _HEADER not in arrays:
         raise ModelFileError(f"{source}: no chainrule header; not a chainrule model file")
     try:
@@ -150,7 +170,7 @@ def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], d
             f"{source}: file format version {header.get('version')}, this chainrule reads "
             f"version {VERSION}"
         )
-    if header.get("sha256") != _digest(arrays):
+    if header.get("sha256") != _digest(arrays, header):
         raise ModelFileError(
             f"{source}: contents do not match their checksum; the file is damaged or was modified"
         )
@@ -178,7 +198,10 @@ def load(path: str | os.PathLike[str], model: nn.Module | None = None) -> nn.Mod
                 f"{path}: the file holds no architecture (a custom Module); pass model= an "
                 "instance of the same class to load its parameters into"
             )
-        model = build(header["architecture"])
+        try:
+            model = build(header["architecture"])
+        except ModelFileError as error:
+            raise ModelFileError(f"{path}: bad architecture: {error}") from None
     state = {
         name[len("param/") :]: value for name, value in arrays.items() if name.startswith("param/")
     }

@@ -7,6 +7,7 @@ uint32 sizes, then the values, big-endian, in C order. Files may be gzipped.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import tempfile
 import urllib.error
@@ -62,7 +63,8 @@ def parse_idx(content: bytes, name: str = "<bytes>") -> np.ndarray:
         )
     shape = tuple(int(s) for s in np.frombuffer(content, dtype=">u4", count=ndim, offset=4))
     dtype = _IDX_TYPES[code]
-    expected = header_size + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python integers: a forged header must not overflow the size check.
+    expected = header_size + math.prod(shape) * dtype.itemsize
     if len(content) != expected:
         problem = "truncated" if len(content) < expected else "has trailing bytes"
         raise IDXError(

@@ -105,5 +105,8 @@ class DataLoader:
         return {"rng": self._rng.bit_generator.state} if self._rng is not None else {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if "rng" in state and self._rng is not None:
+        """Continue the sequence of a saved loader (from then on with a generator of its own)."""
+        if "rng" in state:
+            if self._rng is None:
+                self._rng = np.random.default_rng()
             self._rng.bit_generator.state = state["rng"]

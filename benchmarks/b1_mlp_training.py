@@ -1,0 +1,227 @@
+"""B1: MLP training throughput on Fashion-MNIST, side by side with the installed peers.
+
+784-256-128-10 ReLU MLP, softmax cross-entropy, Adam lr 1e-3, batch 128, shuffled every epoch,
+5 epochs, float32. Epochs are interleaved across libraries (epoch 1 of each, then epoch 2 of
+each, ...). Prints first-epoch seconds, the median of epochs 2-5 with min-max, the ratio to
+PyTorch eager within each round, test accuracy after the last epoch, and the GEMM floor: the
+time of only the matrix products one epoch needs. Run:
+python benchmarks/b1_mlp_training.py [--threads 2] [--epochs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _harness import limit_threads, versions  # noqa: E402
+
+import chainrule as cr  # noqa: E402
+from chainrule import data, nn, optim  # noqa: E402
+
+SIZES = (784, 256, 128, 10)
+BATCH = 128
+
+
+def load() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    X_train, y_train = data.load_fashion_mnist("train")
+    X_test, y_test = data.load_fashion_mnist("test")
+    scale = np.float32(1 / 255)
+    return (
+        X_train.reshape(-1, 784).astype(np.float32) * scale,
+        y_train,
+        X_test.reshape(-1, 784).astype(np.float32) * scale,
+        y_test,
+    )
+
+
+class Contestant:
+    """One library: ``epoch()`` trains one epoch, ``accuracy()`` scores the test set."""
+
+    name = ""
+
+    def epoch(self) -> None: ...
+
+    def accuracy(self) -> float: ...
+
+
+class Chainrule(Contestant):
+    name = "chainrule"
+
+    def __init__(self, X, y, X_test, y_test) -> None:
+        cr.manual_seed(0)
+        self.model = nn.mlp(784, [256, 128], 10)
+        self.optimizer = optim.Adam(self.model.parameters(), lr=1e-3)
+        self.loss = nn.CrossEntropyLoss()
+        self.loader = data.DataLoader(data.TensorDataset(X, y), BATCH, shuffle=True, seed=0)
+        self.X_test, self.y_test = X_test, y_test
+
+    def epoch(self) -> None:
+        for inputs, targets in self.loader:
+            self.optimizer.zero_grad()
+            self.loss(self.model(inputs), targets).backward()
+            self.optimizer.step()
+
+    def accuracy(self) -> float:
+        with cr.no_grad():
+            scores = self.model(self.X_test).data
+        return float((scores.argmax(axis=1) == self.y_test).mean())
+
+
+class Torch(Contestant):
+    def __init__(self, X, y, X_test, y_test, fused: bool) -> None:
+        import torch
+
+        torch.manual_seed(0)
+        self.torch = torch
+        self.name = "pytorch eager" + (" fused adam" if fused else "")
+        self.model = torch.nn.Sequential(
+            torch.nn.Linear(784, 256),
+            torch.nn.ReLU(),
+            torch.nn.Linear(256, 128),
+            torch.nn.ReLU(),
+            torch.nn.Linear(128, 10),
+        )
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3, fused=fused or None)
+        self.loss = torch.nn.CrossEntropyLoss()
+        self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)
+        self.X_test, self.y_test = torch.from_numpy(X_test), torch.from_numpy(y_test)
+        self.generator = torch.Generator().manual_seed(0)
+
+    def epoch(self) -> None:
+        order = self.torch.randperm(len(self.X), generator=self.generator)
+        for start in range(0, len(order), BATCH):
+            batch = order[start : start + BATCH]
+            self.optimizer.zero_grad()
+            self.loss(self.model(self.X[batch]), self.y[batch]).backward()
+            self.optimizer.step()
+
+    def accuracy(self) -> float:
+        with self.torch.no_grad():
+            scores = self.model(self.X_test)
+        return float((scores.argmax(dim=1) == self.y_test).float().mean())
+
+
+class Sklearn(Contestant):
+    name = "scikit-learn"
+
+    def __init__(self, X, y, X_test, y_test) -> None:
+        from sklearn.neural_network import MLPClassifier
+
+        self.model = MLPClassifier(
+            hidden_layer_sizes=(256, 128),
+            solver="adam",
+            learning_rate_init=1e-3,
+            batch_size=BATCH,
+            max_iter=1,
+            shuffle=True,
+            random_state=0,
+            alpha=0.0,
+        )
+        self.X, self.y, self.X_test, self.y_test = X, y, X_test, y_test
+        self.classes = np.arange(10)
+
+    def epoch(self) -> None:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.model.partial_fit(self.X, self.y, classes=self.classes)
+
+    def accuracy(self) -> float:
+        return float(self.model.score(self.X_test, self.y_test))
+
+
+def gemm_floor(X: np.ndarray, repeat: int = 3) -> float:
+    """Seconds of only the matrix products of one epoch (forward, dW per layer, dX but the
+    first layer's), with the same shapes, in NumPy."""
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal((o, i)).astype(np.float32) for i, o in zip(SIZES, SIZES[1:])]
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for begin in range(0, len(X), BATCH):
+            activation = X[begin : begin + BATCH]
+            inputs = []
+            for w in weights:
+                inputs.append(activation)
+                activation = activation @ w.T
+            g = activation
+            for layer in reversed(range(len(weights))):
+                _ = g.T @ inputs[layer]
+                if layer:
+                    g = g @ weights[layer]
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--only", help="comma-separated contestant names")
+    args = parser.parse_args()
+    limit_threads(args.threads)
+    X, y, X_test, y_test = load()
+    makers: list[Callable[[], Contestant]] = [lambda: Chainrule(X, y, X_test, y_test)]
+    peers = {}
+    try:
+        import torch
+
+        peers["torch"] = torch.__version__
+        makers += [
+            lambda: Torch(X, y, X_test, y_test, fused=False),
+            lambda: Torch(X, y, X_test, y_test, fused=True),
+        ]
+    except ImportError:
+        pass
+    try:
+        import sklearn
+
+        peers["scikit-learn"] = sklearn.__version__
+        makers.append(lambda: Sklearn(X, y, X_test, y_test))
+    except ImportError:
+        pass
+    contestants = [make() for make in makers]
+    if args.only:
+        wanted = set(args.only.split(","))
+        contestants = [c for c in contestants if c.name in wanted]
+    times: dict[str, list[float]] = {c.name: [] for c in contestants}
+    for _ in range(args.epochs):
+        for contestant in contestants:
+            start = time.perf_counter()
+            contestant.epoch()
+            times[contestant.name].append(time.perf_counter() - start)
+    floor = gemm_floor(X)
+    reference = "pytorch eager" if "pytorch eager" in times else contestants[0].name
+    print(
+        f"B1: Fashion-MNIST, MLP 784-256-128-10 ReLU, Adam 1e-3, batch {BATCH}, "
+        f"{args.epochs} epochs, {args.threads} thread(s)"
+    )
+    print(versions({"chainrule": cr.__version__, **peers}))
+    print(
+        f"{'library':<28}{'epoch 1 s':>10}{'median s':>10}{'min-max':>14}"
+        f"{'ratio':>16}{'x floor':>9}{'test acc':>10}"
+    )
+    for contestant in contestants:
+        series = times[contestant.name]
+        later = series[1:] or series
+        ratios = [a / b for a, b in zip(series[1:], times[reference][1:])] or [1.0]
+        print(
+            f"{contestant.name:<28}{series[0]:>10.2f}{statistics.median(later):>10.2f}"
+            f"{min(later):>7.2f}-{max(later):<6.2f}"
+            f"{statistics.median(ratios):>9.2f}x torch"
+            f"{statistics.median(later) / floor:>9.2f}{contestant.accuracy():>10.4f}"
+        )
+    print(f"GEMM floor (NumPy, one epoch's matrix products): {floor:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

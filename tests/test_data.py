@@ -1,0 +1,421 @@
+"""Data: ``TensorDataset``, ``DataLoader``, the built-in digits, the toy sets, ``one_hot`` and
+``train_val_split``. Reference values come from the definitions, written here in NumPy."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.data import (
+    DataLoader,
+    TensorDataset,
+    load_digits,
+    make_blobs,
+    make_circles,
+    make_elongated,
+    make_encoder,
+    make_moons,
+    make_separable,
+    make_spirals,
+    make_xor,
+    one_hot,
+    train_val_split,
+)
+
+
+def _ids_dataset(n: int = 23) -> TensorDataset:
+    """Sample i is (row [i, 10 i], label 1000 + i), so a batch can be traced back to its ids."""
+    ids = np.arange(n)
+    X = np.column_stack([ids, 10 * ids]).astype(np.float64)
+    return TensorDataset(X, 1000 + ids)
+
+
+def _epoch(loader: DataLoader) -> list[np.ndarray]:
+    """The sample ids of each batch of one pass, checking that inputs and labels stay paired."""
+    batches = []
+    for inputs, labels in loader:
+        X, y = np.asarray(inputs), np.asarray(labels)
+        ids = X[:, 0].astype(np.int64)
+        np.testing.assert_array_equal(X[:, 1], 10 * ids)
+        np.testing.assert_array_equal(y, 1000 + ids)
+        batches.append(ids)
+    return batches
+
+
+# ------------------------------------------------------------------------ TensorDataset
+def test_tensor_dataset_indexes_every_array_and_accepts_tensors() -> None:
+    X = np.arange(12.0).reshape(4, 3)
+    y = np.array([3, 1, 4, 1])
+    dataset = TensorDataset(cr.tensor(X), y)
+    assert len(dataset) == 4
+    row, label = dataset[2]
+    np.testing.assert_array_equal(row, X[2])
+    assert label == 4
+
+
+def test_tensor_dataset_rejects_arrays_of_different_lengths() -> None:
+    with pytest.raises(ValueError, match="same length"):
+        TensorDataset(np.zeros((4, 2)), np.zeros(5))
+    with pytest.raises(ValueError):
+        TensorDataset()
+
+
+# ------------------------------------------------------------------------ DataLoader
+def test_loader_without_shuffle_keeps_the_order() -> None:
+    batches = _epoch(DataLoader(_ids_dataset(10), batch_size=4))
+    assert [b.tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 7, 23, 50])
+def test_every_sample_appears_exactly_once_per_epoch(batch_size: int) -> None:
+    loader = DataLoader(_ids_dataset(23), batch_size=batch_size, shuffle=True, seed=1)
+    for _ in range(3):
+        batches = _epoch(loader)
+        assert len(batches) == len(loader) == -(-23 // batch_size)
+        assert all(len(b) == batch_size for b in batches[:-1])
+        np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(23))
+
+
+def test_shuffle_gives_a_different_order_every_epoch() -> None:
+    loader = DataLoader(_ids_dataset(40), batch_size=8, shuffle=True, seed=0)
+    orders = [np.concatenate(_epoch(loader)) for _ in range(4)]
+    for first in range(4):
+        for second in range(first + 1, 4):
+            assert not np.array_equal(orders[first], orders[second])
+    assert not np.array_equal(orders[0], np.arange(40))
+
+
+def test_same_seed_gives_the_same_batches_and_another_seed_others() -> None:
+    def three_epochs(seed: int) -> np.ndarray:
+        loader = DataLoader(_ids_dataset(30), batch_size=4, shuffle=True, seed=seed)
+        return np.concatenate([np.concatenate(_epoch(loader)) for _ in range(3)])
+
+    np.testing.assert_array_equal(three_epochs(5), three_epochs(5))
+    assert not np.array_equal(three_epochs(5), three_epochs(6))
+
+
+def test_manual_seed_governs_a_loader_without_seed() -> None:
+    loader = DataLoader(_ids_dataset(30), batch_size=4, shuffle=True)
+    cr.manual_seed(11)
+    first = [np.concatenate(_epoch(loader)) for _ in range(2)]
+    cr.manual_seed(11)
+    again = [np.concatenate(_epoch(loader)) for _ in range(2)]
+    cr.manual_seed(12)
+    other = np.concatenate(_epoch(loader))
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[0], first[1])
+    assert not np.array_equal(first[0], other)
+
+
+def test_drop_last_drops_the_short_batch() -> None:
+    loader = DataLoader(_ids_dataset(10), batch_size=3, drop_last=True, shuffle=True, seed=2)
+    batches = _epoch(loader)
+    assert len(loader) == len(batches) == 3
+    assert all(len(b) == 3 for b in batches)
+    assert len(set(np.concatenate(batches).tolist())) == 9
+    kept = DataLoader(_ids_dataset(10), batch_size=3, drop_last=False)
+    assert [len(b) for b in _epoch(kept)] == [3, 3, 3, 1]
+    exact = DataLoader(_ids_dataset(9), batch_size=3, drop_last=True)
+    assert len(exact) == len(_epoch(exact)) == 3
+
+
+def test_full_batch_is_one_batch_of_everything() -> None:
+    dataset = _ids_dataset(17)
+    for shuffle in (False, True):
+        loader = DataLoader(dataset, batch_size=len(dataset), shuffle=shuffle, seed=0)
+        batches = list(loader)
+        assert len(loader) == len(batches) == 1
+        inputs, labels = batches[0]
+        assert inputs.shape == (17, 2) and labels.shape == (17,)
+        assert isinstance(inputs, cr.Tensor)
+        np.testing.assert_array_equal(np.sort(np.asarray(labels)), 1000 + np.arange(17))
+
+
+def test_batch_size_one_gives_single_samples() -> None:
+    loader = DataLoader(_ids_dataset(6), batch_size=1, shuffle=True, seed=3)
+    batches = list(loader)
+    assert len(batches) == len(loader) == 6
+    for inputs, labels in batches:
+        assert inputs.shape == (1, 2) and labels.shape == (1,)
+    assert sorted(int(np.asarray(labels)[0]) for _, labels in batches) == list(range(1000, 1006))
+
+
+def test_loader_state_dict_continues_the_same_sequence() -> None:
+    original = DataLoader(_ids_dataset(25), batch_size=4, shuffle=True, seed=7)
+    _epoch(original)
+    state = original.state_dict()
+    expected = [np.concatenate(_epoch(original)) for _ in range(3)]
+    resumed = DataLoader(_ids_dataset(25), batch_size=4, shuffle=True, seed=99)
+    resumed.load_state_dict(state)
+    for order in expected:
+        np.testing.assert_array_equal(np.concatenate(_epoch(resumed)), order)
+
+
+def test_loader_state_loads_into_a_loader_built_without_seed() -> None:
+    """The saved generator state is the sequence: a loader that receives it must continue it,
+    whatever it was constructed with."""
+    original = DataLoader(_ids_dataset(25), batch_size=4, shuffle=True, seed=7)
+    _epoch(original)
+    state = original.state_dict()
+    expected = np.concatenate(_epoch(original))
+    resumed = DataLoader(_ids_dataset(25), batch_size=4, shuffle=True)
+    resumed.load_state_dict(state)
+    cr.manual_seed(0)
+    np.testing.assert_array_equal(np.concatenate(_epoch(resumed)), expected)
+
+
+def test_loader_works_on_any_indexable_dataset() -> None:
+    samples = [(np.array([i, 10 * i], dtype=np.float64), 1000 + i) for i in range(7)]
+    batches = _epoch(DataLoader(samples, batch_size=3, shuffle=True, seed=4))
+    np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(7))
+
+
+@pytest.mark.parametrize("batch_size", [0, -3, 2.5])
+def test_loader_rejects_bad_batch_sizes(batch_size: float) -> None:
+    with pytest.raises(ValueError, match="batch_size"):
+        DataLoader(_ids_dataset(5), batch_size=batch_size)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------ digits
+def test_load_digits_is_the_uci_test_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("load_digits must not use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    images, labels = load_digits()
+    assert images.shape == (1797, 8, 8)
+    assert labels.shape == (1797,)
+    assert images.min() == 0 and images.max() == 16
+    assert np.array_equal(images, np.round(images))
+    assert labels.dtype == np.int64
+    np.testing.assert_array_equal(
+        np.bincount(labels), [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    )
+    # The first sample of the UCI file (a zero), as published with scikit-learn's copy.
+    first = [
+        [0, 0, 5, 13, 9, 1, 0, 0],
+        [0, 0, 13, 15, 10, 15, 5, 0],
+        [0, 3, 15, 2, 0, 11, 8, 0],
+        [0, 4, 12, 0, 0, 8, 8, 0],
+        [0, 5, 8, 0, 0, 9, 8, 0],
+        [0, 4, 11, 0, 1, 12, 7, 0],
+        [0, 2, 14, 5, 10, 12, 0, 0],
+        [0, 0, 6, 13, 10, 0, 0, 0],
+    ]
+    np.testing.assert_array_equal(images[0], first)
+    assert labels[0] == 0
+
+
+def test_load_digits_returns_fresh_arrays() -> None:
+    images, labels = load_digits()
+    images[:] = 0
+    labels[:] = 0
+    again, again_labels = load_digits()
+    assert again.max() == 16 and again_labels.max() == 9
+
+
+# ------------------------------------------------------------------------ toy sets
+MakeFn = Callable[..., Any]
+TOY_SETS = [
+    (make_xor, 2, 2),
+    (make_moons, 2, 2),
+    (make_circles, 2, 2),
+    (make_spirals, 2, 2),
+    (make_blobs, 2, 3),
+    (make_separable, 2, 2),
+    (make_elongated, 2, 2),
+]
+
+
+@pytest.mark.parametrize(("make", "n_features", "n_classes"), TOY_SETS)
+def test_toy_set_shapes_dtypes_and_seeds(make: MakeFn, n_features: int, n_classes: int) -> None:
+    X, y = make(n_samples=120, seed=0)
+    assert X.shape == (120, n_features) and X.dtype == np.float32
+    assert y.shape == (120,) and y.dtype == np.int64
+    assert set(np.unique(y).tolist()) == set(range(n_classes))
+    assert np.all(np.isfinite(X))
+    X_again, y_again = make(n_samples=120, seed=0)
+    np.testing.assert_array_equal(X, X_again)
+    np.testing.assert_array_equal(y, y_again)
+    X_other, _ = make(n_samples=120, seed=1)
+    assert not np.array_equal(X, X_other)
+
+
+@pytest.mark.parametrize(
+    ("make", "n_classes"),
+    [(make_moons, 2), (make_circles, 2), (make_spirals, 2), (make_blobs, 3), (make_elongated, 2)],
+)
+@pytest.mark.parametrize("n_samples", [120, 121])
+def test_toy_set_classes_are_balanced(make: MakeFn, n_classes: int, n_samples: int) -> None:
+    _, y = make(n_samples=n_samples, seed=3)
+    counts = np.bincount(y, minlength=n_classes)
+    assert counts.sum() == n_samples
+    assert counts.max() - counts.min() <= 1
+
+
+def test_toy_sets_are_shuffled() -> None:
+    _, y = make_moons(n_samples=200, seed=0)
+    assert not np.array_equal(y, np.sort(y))
+
+
+def test_xor_without_noise_is_the_truth_table() -> None:
+    X, y = make_xor(4, noise=0, seed=0)
+    rows = {(float(a), float(b), int(t)) for (a, b), t in zip(X, y)}
+    assert rows == {(0.0, 0.0, 0), (0.0, 1.0, 1), (1.0, 0.0, 1), (1.0, 1.0, 0)}
+
+
+def test_xor_labels_follow_the_nearest_corner() -> None:
+    X, y = make_xor(400, noise=0.1, seed=2)
+    corner = (X > 0.5).astype(np.int64)
+    np.testing.assert_array_equal(y, corner[:, 0] ^ corner[:, 1])
+    np.testing.assert_array_equal(np.bincount(y), [200, 200])
+
+
+def test_moons_without_noise_lie_on_their_half_circles() -> None:
+    X, y = make_moons(100, noise=0, seed=0)
+    X = X.astype(np.float64)
+    upper, lower = X[y == 0], X[y == 1]
+    np.testing.assert_allclose(np.hypot(upper[:, 0], upper[:, 1]), 1, atol=1e-6)
+    assert np.all(upper[:, 1] >= -1e-6)
+    np.testing.assert_allclose(np.hypot(lower[:, 0] - 1, lower[:, 1] - 0.5), 1, atol=1e-6)
+    assert np.all(lower[:, 1] <= 0.5 + 1e-6)
+
+
+def test_circles_without_noise_have_radius_one_and_factor() -> None:
+    X, y = make_circles(100, noise=0, factor=0.3, seed=0)
+    radius = np.hypot(X[:, 0].astype(np.float64), X[:, 1].astype(np.float64))
+    np.testing.assert_allclose(radius[y == 0], 1, atol=1e-6)
+    np.testing.assert_allclose(radius[y == 1], 0.3, atol=1e-6)
+    with pytest.raises(ValueError, match="factor"):
+        make_circles(10, factor=1.5)
+
+
+def test_spirals_with_more_classes() -> None:
+    X, y = make_spirals(n_samples=301, n_classes=3, seed=0)
+    assert X.shape == (301, 2)
+    np.testing.assert_array_equal(np.bincount(y), [101, 100, 100])
+    radius = np.hypot(X[:, 0].astype(np.float64), X[:, 1].astype(np.float64))
+    assert radius.min() >= 0.05 - 1e-6 and radius.max() <= 1 + 1e-6
+
+
+def test_blobs_around_given_centres() -> None:
+    centres = np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [0.0, 10.0, 0.0], [0.0, 0.0, 10.0]])
+    X, y = make_blobs(n_samples=200, centers=centres, std=0.5, seed=1)
+    assert X.shape == (200, 3)
+    np.testing.assert_array_equal(np.bincount(y), [50, 50, 50, 50])
+    distances = np.linalg.norm(X[:, None, :] - centres[None, :, :], axis=2)
+    np.testing.assert_array_equal(distances.argmin(axis=1), y)
+    for k in range(4):
+        np.testing.assert_allclose(X[y == k].mean(axis=0), centres[k], atol=0.3)
+
+
+def _perceptron_separates(X: np.ndarray, y: np.ndarray, max_epochs: int = 1000) -> bool:
+    """Rosenblatt's rule with a bias; True when an epoch passes without a mistake."""
+    inputs = np.column_stack([X.astype(np.float64), np.ones(len(X))])
+    targets = np.where(y == 1, 1.0, -1.0)
+    weights = np.zeros(inputs.shape[1])
+    for _ in range(max_epochs):
+        mistakes = 0
+        for row, target in zip(inputs, targets):
+            if target * (row @ weights) <= 0:
+                weights += target * row
+                mistakes += 1
+        if mistakes == 0:
+            return bool(np.all(targets * (inputs @ weights) > 0))
+    return False
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_separable_is_linearly_separable_with_the_margin(seed: int) -> None:
+    margin = 0.3
+    X, y = make_separable(n_samples=150, margin=margin, seed=seed)
+    assert np.abs(X).max() <= 1
+    assert _perceptron_separates(X, y)
+    # Best line through the origin over a fine grid of directions: its margin is margin / 2
+    # up to the grid's resolution (|x| <= sqrt 2).
+    angles = np.linspace(0, 2 * np.pi, 20000, endpoint=False)
+    normals = np.column_stack([np.cos(angles), np.sin(angles)])
+    signed = np.where(y == 1, 1.0, -1.0)[:, None] * (X.astype(np.float64) @ normals.T)
+    best = signed.min(axis=0).max()
+    assert best >= margin / 2 - np.sqrt(2) * (2 * np.pi / 20000) - 1e-6
+
+
+def test_elongated_fools_the_nearest_mean_but_not_a_line() -> None:
+    X, y = make_elongated(n_samples=400, seed=0)
+    X = X.astype(np.float64)
+    means = np.stack([X[y == 0].mean(axis=0), X[y == 1].mean(axis=0)])
+    nearest = np.linalg.norm(X[:, None, :] - means[None], axis=2).argmin(axis=1)
+    assert np.mean(nearest == y) < 0.8
+    np.testing.assert_array_equal((X[:, 1] < 0).astype(np.int64), y)
+    assert _perceptron_separates(X, y)
+
+
+@pytest.mark.parametrize("n", [2, 4, 8])
+def test_encoder_inputs_are_one_hot_and_equal_targets(n: int) -> None:
+    X, y = make_encoder(n)
+    np.testing.assert_array_equal(X, np.eye(n))
+    np.testing.assert_array_equal(y, X)
+    assert X.dtype == np.float32
+    assert y is not X
+    with pytest.raises(ValueError):
+        make_encoder(1)
+
+
+# ------------------------------------------------------------------------ utils
+def test_one_hot_is_rows_of_the_identity() -> None:
+    encoded = one_hot(np.array([2, 0, 1, 2]), 4)
+    np.testing.assert_array_equal(encoded, np.eye(4)[[2, 0, 1, 2]])
+    assert encoded.dtype == np.float32
+    inferred = one_hot([1, 3])
+    assert inferred.shape == (2, 4)
+    np.testing.assert_array_equal(inferred, [[0, 1, 0, 0], [0, 0, 0, 1]])
+
+
+def test_one_hot_rejects_bad_labels() -> None:
+    with pytest.raises(ValueError, match="labels must be in"):
+        one_hot([0, 3], 3)
+    with pytest.raises(ValueError, match="labels must be in"):
+        one_hot([-1, 1], 3)
+    with pytest.raises(TypeError, match="integers"):
+        one_hot(np.array([0.0, 1.0]), 2)
+
+
+def test_train_val_split_sizes_disjoint_and_paired() -> None:
+    X = np.arange(50).reshape(25, 2)
+    y = np.arange(25) * 3
+    X_train, X_val, y_train, y_val = train_val_split(X, y, 0.2, seed=0)
+    assert (len(X_train), len(X_val), len(y_train), len(y_val)) == (20, 5, 20, 5)
+    train_ids, val_ids = X_train[:, 0] // 2, X_val[:, 0] // 2
+    assert not set(train_ids.tolist()) & set(val_ids.tolist())
+    np.testing.assert_array_equal(np.sort(np.concatenate([train_ids, val_ids])), np.arange(25))
+    np.testing.assert_array_equal(y_train, train_ids * 3)
+    np.testing.assert_array_equal(y_val, val_ids * 3)
+
+
+def test_train_val_split_is_reproducible() -> None:
+    X, y = np.arange(100.0)[:, None], np.arange(100)
+    first = train_val_split(X, y, 0.3, seed=4)
+    again = train_val_split(X, y, 0.3, seed=4)
+    other = train_val_split(X, y, 0.3, seed=5)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert len(first[1]) == 30
+    assert not np.array_equal(first[1], other[1])
+
+
+def test_train_val_split_errors() -> None:
+    with pytest.raises(ValueError, match="X has 4 samples but y has 3"):
+        train_val_split(np.zeros((4, 2)), np.zeros(3), 0.5)
+    for fraction in (0.0, 1.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="val_fraction"):
+            train_val_split(np.zeros((10, 2)), np.zeros(10), fraction)
+    with pytest.raises(ValueError, match="too few"):
+        train_val_split(np.zeros((1, 2)), np.zeros(1), 0.5)
