@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import operator
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -170,6 +170,8 @@ def backward_pass(
             if len(parents) == 1:
                 # One input, the common case: a recorded node's only input requires grad.
                 parent = parents[0]
+                if parent._version > node._seq:
+                    raise _modified_input(node)
                 if create_graph:
                     grad = vjps[0](g, parent, node)
                 else:
@@ -181,6 +183,9 @@ def backward_pass(
                 previous = grads.get(key)
                 grads[key] = grad if previous is None else previous + grad
             else:
+                for parent in parents:
+                    if parent._version > node._seq:
+                        raise _modified_input(node)
                 if create_graph:
                     values: tuple[Any, ...] = (*parents, node)
                 else:
@@ -204,6 +209,19 @@ def backward_pass(
     return [found.get(id(t)) for t in inputs]
 
 
+def _modified_input(node: Tensor) -> RuntimeError:
+    changed = [
+        f"input {i} (shape {p.shape})"
+        for i, p in enumerate(node._parents)
+        if p._version > node._seq
+    ]
+    return RuntimeError(
+        f"backward: {', '.join(changed)} of '{node._op}' was modified in place after the forward "
+        "pass (by setitem, an optimiser step or load_state_dict), so its gradient would be "
+        "wrong; compute the forward pass again after changing it"
+    )
+
+
 def _wrong_gradient(node: Tensor, parent: Tensor, grad: Any) -> AssertionError:
     # The engine checks rather than repairs: a broadcast-compatible but wrong shape would
     # otherwise pass unnoticed.
@@ -220,7 +238,7 @@ def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool) -> None:
     leaf's first gradient is a private copy that callers may modify in place; with
     ``create_graph`` the copy is a recorded identity, so it stays differentiable.
     """
-    from .ops import positive
+    from .ops import positive  # noqa: PLC0415  (the ops are built on this module)
     from .tensor import Tensor
 
     if isinstance(g, Tensor):
@@ -233,17 +251,3 @@ def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool) -> None:
         leaf.grad = leaf.grad + grad
     else:
         leaf.grad.data += grad.data
-
-
-def run_under(enabled: bool) -> contextlib.AbstractContextManager[None]:
-    """Set the recording switch for a block (used by the functional API)."""
-
-    @contextlib.contextmanager
-    def _switch() -> Iterator[None]:
-        token = _grad_enabled.set(enabled)
-        try:
-            yield
-        finally:
-            _grad_enabled.reset(token)
-
-    return _switch()

@@ -92,13 +92,30 @@ def _needs_grad(x: Any) -> bool:
     return False
 
 
+def _floating(result: Any) -> bool:
+    """True when a result carries floating-point values (which a gradient could flow through)."""
+    if isinstance(result, (tuple, list)):
+        return any(_floating(item) for item in result)
+    if isinstance(result, (np.ndarray, np.generic)):
+        return result.dtype.kind in "fc"
+    return isinstance(result, float)
+
+
 def fallback(function: Any, args: Any, kwargs: dict[str, Any], name: str | None = None) -> Any:
-    """Run a NumPy function that chainrule does not differentiate on plain arrays."""
-    if is_grad_enabled() and (_needs_grad(args) or _needs_grad(list(kwargs.values()))):
+    """Run a NumPy function that chainrule does not differentiate on plain arrays.
+
+    Results that carry no gradient anyway (shapes, booleans, indices) are returned as they are;
+    a floating result computed from a tensor that requires grad is an error, since using it
+    would silently lose that gradient.
+    """
+    result = function(*_plain(tuple(args)), **{k: _plain(v) for k, v in kwargs.items()})
+    needs_grad = _needs_grad(args) or _needs_grad(list(kwargs.values()))
+    if needs_grad and is_grad_enabled() and _floating(result):
         name = name or getattr(function, "__name__", repr(function))
+        detail = f" with {', '.join(kwargs)}=" if kwargs else ""
         raise TypeError(
-            f"numpy.{name} is not differentiable in chainrule and would drop the gradient of a "
-            "tensor that requires grad; use chainrule's operations, or pass t.detach() to "
-            "compute on values only"
+            f"numpy.{name}{detail} is not differentiable in chainrule and would drop the "
+            "gradient of a tensor that requires grad; use chainrule's operations, or pass "
+            "t.detach() to compute on values only"
         )
-    return function(*_plain(tuple(args)), **{k: _plain(v) for k, v in kwargs.items()})
+    return result

@@ -40,6 +40,7 @@ class Tensor:
         "_vjps",
         "_op",
         "_seq",
+        "_version",
         "__weakref__",
     )
 
@@ -53,6 +54,10 @@ class Tensor:
     _vjps: Any
     _op: str
     _seq: int
+    # The creation clock's reading at the last in-place change of ``data`` made through
+    # chainrule (setitem, optimiser steps, load_state_dict, init), 0 if none. An input whose
+    # _version exceeds a node's _seq changed after that node was computed.
+    _version: int
 
     def __init__(
         self, data: ArrayLike, dtype: DTypeLike | None = None, requires_grad: bool = False
@@ -64,6 +69,7 @@ class Tensor:
         self._vjps = None
         self._op = "leaf"
         self._seq = _next_seq()
+        self._version = 0
         if requires_grad:
             self.requires_grad_(True)
 
@@ -78,6 +84,7 @@ class Tensor:
         tensor._vjps = None
         tensor._op = "leaf"
         tensor._seq = _next_seq()
+        tensor._version = 0
         return tensor
 
     @classmethod
@@ -90,6 +97,7 @@ class Tensor:
         tensor.grad = None
         tensor._op = op
         tensor._seq = _next_seq()
+        tensor._version = 0
         if _grad_enabled.get():
             for parent in parents:
                 if parent.requires_grad:
@@ -198,6 +206,11 @@ class Tensor:
             )
         self.requires_grad = requires_grad
         return self
+
+    def _mark_modified(self) -> None:
+        """Record an in-place change of ``data``, so graphs that used the old values refuse to
+        differentiate through them."""
+        self._version = _next_seq()
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut off from the graph."""
@@ -313,6 +326,7 @@ class Tensor:
                 "its gradient; assign into .data (outside the graph) or build a new tensor"
             )
         self.data[index] = value.data if isinstance(value, Tensor) else value
+        self._mark_modified()
 
     # Comparisons give boolean tensors that carry no gradient.
     def __lt__(self, other: Any) -> Tensor:

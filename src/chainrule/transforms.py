@@ -8,7 +8,9 @@ recorded so that the outer transform can differentiate the result again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -20,7 +22,8 @@ from .tensor import Tensor, as_tensor
 
 
 def _as_input(arg: Any) -> tuple[Tensor, bool]:
-    """A node to differentiate with respect to, and whether an outer transform is watching."""
+    """A node to differentiate with respect to, and whether the result must stay
+    differentiable (inside another transform, or for an argument that requires grad)."""
     if isinstance(arg, Tensor) and arg.requires_grad and _graph.is_grad_enabled():
         # A new node on top of the outer variable keeps the outer graph connected.
         return positive(arg), True
@@ -42,18 +45,25 @@ def _prepare(args: Sequence[Any], argnums: Sequence[int]) -> tuple[list[Any], li
         call_args[i] = node
         inputs.append(node)
         nested = nested or watched
-    return call_args, inputs, nested
+    return call_args, inputs, nested or _depth.get() > 0
 
 
-def _reaches_outer_graph(out: Tensor, inputs: list[Tensor]) -> bool:
-    """True when ``out`` depends on a tensor that requires grad and was made before the
-    transform's inputs: an outer variable (another argument or a closure), which an enclosing
-    transform may differentiate, so the backward pass must be recorded."""
-    if not out.requires_grad:
-        return False
-    start = min(node._seq for node in inputs)
-    stop = frozenset(id(node) for node in inputs)
-    return any(node._seq < start for node in _graph.toposort(out, stop))
+# How many transforms are evaluating their function right now. Inside one, another transform's
+# result may be differentiated again (grad of grad, or a closure over the outer variable), so
+# its backward pass is recorded; at the top level it is not, which keeps grad(f) fast.
+_depth: ContextVar[int] = ContextVar("chainrule_transform_depth", default=0)
+
+
+@contextlib.contextmanager
+def _evaluating() -> Iterator[None]:
+    """Record operations while a transform calls its function, one level deeper."""
+    depth = _depth.set(_depth.get() + 1)
+    recording = _graph._grad_enabled.set(True)
+    try:
+        yield
+    finally:
+        _graph._grad_enabled.reset(recording)
+        _depth.reset(depth)
 
 
 def _cotangents(
@@ -101,9 +111,8 @@ def value_and_grad(
 
     def value_and_grad_fun(*args: Any, **kwargs: Any) -> tuple[Tensor, Any]:
         call_args, inputs, nested = _prepare(args, positions)
-        with _graph.run_under(True):
+        with _evaluating():
             out = _scalar_output(fun(*call_args, **kwargs), "grad")
-        nested = nested or _reaches_outer_graph(out, inputs)
         grads = _cotangents(out, np.ones_like(out.data), inputs, nested, retain=False)
         value = out if nested else out.detach()
         return value, grads[0] if single else tuple(grads)
@@ -136,9 +145,8 @@ def jacobian(fun: Callable[..., Any], argnums: int = 0) -> Callable[..., Tensor]
 
     def jacobian_fun(*args: Any, **kwargs: Any) -> Tensor:
         call_args, inputs, nested = _prepare(args, [argnums])
-        with _graph.run_under(True):
+        with _evaluating():
             out = as_tensor(fun(*call_args, **kwargs))
-        nested = nested or _reaches_outer_graph(out, inputs)
         rows = []
         for k in range(out.size):
             seed = np.zeros(out.size, dtype=out.data.dtype)
@@ -170,12 +178,12 @@ def hvp(fun: Callable[..., Any], x: Any, v: Any) -> Tensor:
     Computed as the gradient of <∇f(x), v> by two reverse passes.
     """
     node, nested = _as_input(x)
+    nested = nested or _depth.get() > 0
     direction = as_tensor(v, like=node)
     if direction.shape != node.shape:
         raise ValueError(f"hvp: v has shape {direction.shape} but x has shape {node.shape}")
-    with _graph.run_under(True):
+    with _evaluating():
         out = _scalar_output(fun(node), "hvp")
-        nested = nested or _reaches_outer_graph(out, [node])
         (gradient,) = _cotangents(out, np.ones_like(out.data), [node], nested=True, retain=False)
         inner = tensor_sum(gradient * direction)
     (product,) = _cotangents(inner, np.ones_like(inner.data), [node], nested, retain=False)

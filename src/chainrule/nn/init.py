@@ -26,6 +26,7 @@ def _fans(tensor: Tensor) -> tuple[int, int]:
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
     tensor.data[...] = values.astype(tensor.dtype, copy=False)
+    tensor._mark_modified()
     return tensor
 
 
@@ -46,6 +47,7 @@ def uniform_(
 def zeros_(tensor: Tensor) -> Tensor:
     """All zeros. (For weights this makes every hidden unit identical: fine for biases only.)"""
     tensor.data[...] = 0
+    tensor._mark_modified()
     return tensor
 
 

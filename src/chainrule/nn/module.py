@@ -161,6 +161,7 @@ class Module:
         for name, parameter in own.items():
             if name in state:
                 parameter.data[...] = np.asarray(state[name], dtype=parameter.dtype)
+                parameter._mark_modified()
 
     # ------------------------------------------------------------------ display
     def extra_repr(self) -> str:

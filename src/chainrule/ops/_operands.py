@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..dtypes import is_float
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor, _value, as_tensor
 
 
 def binary_operands(x: Any, y: Any) -> tuple[Tensor, Tensor]:
@@ -29,13 +29,15 @@ def binary_operands(x: Any, y: Any) -> tuple[Tensor, Tensor]:
 def _promote(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     from .elementwise import astype
 
-    x_float, y_float = is_float(x.data.dtype), is_float(y.data.dtype)
-    if x_float and not y_float:
-        return x, astype(y, x.data.dtype)
-    if y_float and not x_float:
-        return astype(x, y.data.dtype), y
-    common = np.result_type(x.data.dtype, y.data.dtype)
+    common = common_dtype([x.data.dtype, y.data.dtype])
     return astype(x, common), astype(y, common)
+
+
+def common_dtype(dtypes: list[np.dtype]) -> np.dtype:
+    """The dtype operands meet at: the widest float among them if there is one (a float lends
+    its dtype to integers, as in PyTorch), else NumPy's promotion."""
+    floats = [dtype for dtype in dtypes if is_float(dtype)]
+    return np.result_type(*floats) if floats else np.result_type(*dtypes)
 
 
 def normalize_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
@@ -60,4 +62,4 @@ def kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]
 
 def value(x: Any) -> Any:
     """The array inside a Tensor, or ``x`` itself; for masks that carry no gradient."""
-    return x.data if isinstance(x, Tensor) else x
+    return _value(x)

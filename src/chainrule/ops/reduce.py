@@ -49,9 +49,12 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tens
     out = np.var(x.data, axis=axes, keepdims=keepdims, ddof=ddof)
     count = int(np.prod([x.shape[a] for a in axes]))
 
+    # With ddof >= n the variance is undefined (NumPy gives nan or inf); so is its slope.
+    scale = 2 / (count - ddof) if count > ddof else np.nan
+
     def vjp(g: Any, x: Any, out: Any) -> Any:
         centred = x - x.mean(axis=axes, keepdims=True)
-        return g.reshape(kept_shape(x.shape, axes)) * centred * (2 / (count - ddof))
+        return g.reshape(kept_shape(x.shape, axes)) * centred * scale
 
     return Tensor._from_op(out, (x,), (vjp,), "var")
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._broadcast import unbroadcast
 from ..tensor import Tensor, as_tensor
-from ._operands import normalize_axes
+from ._operands import common_dtype, normalize_axes
 from .elementwise import astype
 
 
@@ -117,7 +117,7 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
 
 
 def _common_dtype(tensors: list[Tensor]) -> list[Tensor]:
-    dtype = np.result_type(*[t.data.dtype for t in tensors])
+    dtype = common_dtype([t.data.dtype for t in tensors])
     return [t if t.data.dtype == dtype else astype(t, dtype) for t in tensors]
 
 

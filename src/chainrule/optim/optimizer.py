@@ -64,12 +64,14 @@ class Optimizer:
         return [p for group in self.param_groups for p in group["params"]]
 
     def _each(self) -> Iterable[tuple[dict[str, Any], Tensor, dict[str, Any]]]:
-        """(group, parameter, state) for every parameter that has a gradient."""
+        """(group, parameter, state) for every parameter that has a gradient; each parameter's
+        version is bumped once the caller has updated it in place."""
         index = 0
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
                     yield group, p, self.state[index]
+                    p._mark_modified()
                 index += 1
 
     def zero_grad(self, set_to_none: bool = True) -> None:
