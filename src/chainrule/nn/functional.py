@@ -194,6 +194,12 @@ def cross_entropy(
     return Tensor._from_op(out, (logits,), (vjp,), "cross_entropy")
 
 
+def _matching_target(target: Any, input: Tensor) -> Tensor:
+    """The target as a tensor of the input's dtype (NumPy labels are often int64 or float64)."""
+    t = as_tensor(target, like=input)
+    return t if t.data.dtype == input.data.dtype else ops.astype(t, input.data.dtype)
+
+
 def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     """-[t·log p + (1 - t)·log(1 - p)] for probabilities p, each log clamped at -100 (as PyTorch)
     so that p = 0 or 1 gives a large finite loss instead of inf.
@@ -202,7 +208,7 @@ def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Te
     """
     _check_reduction(reduction, "binary_cross_entropy")
     p = as_tensor(input)
-    t = as_tensor(target, like=p)
+    t = _matching_target(target, p)
     if p.shape != t.shape:
         raise ValueError(
             f"binary_cross_entropy: input shape {p.shape} and target shape {t.shape} differ"
@@ -239,7 +245,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "
     """
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     z = as_tensor(input)
-    t = as_tensor(target, like=z)
+    t = _matching_target(target, z)
     if z.shape != t.shape:
         raise ValueError(
             f"binary_cross_entropy_with_logits: input shape {z.shape} and target shape "

@@ -31,9 +31,17 @@ def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
 
 
 def normal_(
-    tensor: Tensor, std: float = 0.01, mean: float = 0.0, rng: np.random.Generator | None = None
+    tensor: Tensor,
+    *,
+    std: float = 0.01,
+    mean: float = 0.0,
+    rng: np.random.Generator | None = None,
 ) -> Tensor:
-    """Draws from N(mean, std²); the default std 0.01 is the classic small random start."""
+    """Draws from N(mean, std²); the default std 0.01 is the classic small random start.
+
+    ``std`` and ``mean`` are keyword-only, since PyTorch's ``normal_(t, mean, std)`` takes them
+    positionally in the other order.
+    """
     return _fill(tensor, resolve_rng(rng).normal(mean, std, tensor.shape))
 
 
@@ -65,7 +73,7 @@ def xavier_normal_(
 ) -> Tensor:
     """Glorot & Bengio (2010): N(0, gain² · 2 / (fan_in + fan_out))."""
     fan_in, fan_out = _fans(tensor)
-    return normal_(tensor, gain * math.sqrt(2 / (fan_in + fan_out)), rng=rng)
+    return normal_(tensor, std=gain * math.sqrt(2 / (fan_in + fan_out)), rng=rng)
 
 
 def he_uniform_(tensor: Tensor, rng: np.random.Generator | None = None) -> Tensor:
@@ -78,4 +86,4 @@ def he_uniform_(tensor: Tensor, rng: np.random.Generator | None = None) -> Tenso
 def he_normal_(tensor: Tensor, rng: np.random.Generator | None = None) -> Tensor:
     """He et al. (2015): N(0, 2 / fan_in), for ReLU networks."""
     fan_in, _ = _fans(tensor)
-    return normal_(tensor, math.sqrt(2 / fan_in), rng=rng)
+    return normal_(tensor, std=math.sqrt(2 / fan_in), rng=rng)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, gradient_with_decay
+from .optimizer import Optimizer, gradient_with_decay, work_buffer
 
 
 class Adagrad(Optimizer):
@@ -54,10 +54,9 @@ class Adagrad(Optimizer):
             if "sum" not in state:
                 state["step"] = 0
                 state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
-                state["scratch"] = np.empty_like(p.data)
             state["step"] += 1
             g = gradient_with_decay(p, group["weight_decay"], state)
-            total, scratch = state["sum"], state["scratch"]
+            total, scratch = state["sum"], work_buffer(state, "_scratch", p)
             np.multiply(g, g, out=scratch)
             total += scratch
             step_size = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, flush_tiny, gradient_with_decay
+from .optimizer import Optimizer, flush_tiny, gradient_with_decay, work_buffer
 
 
 class Adam(Optimizer):
@@ -56,7 +56,6 @@ class Adam(Optimizer):
                 state["step"] = 0
                 state["exp_avg"] = np.zeros_like(p.data)
                 state["exp_avg_sq"] = np.zeros_like(p.data)
-                state["scratch"] = np.empty_like(p.data)
                 if group["amsgrad"]:
                     state["max_exp_avg_sq"] = np.zeros_like(p.data)
             state["step"] += 1
@@ -66,7 +65,7 @@ class Adam(Optimizer):
                 g = p.grad.data  # type: ignore[union-attr]
             else:
                 g = gradient_with_decay(p, group["weight_decay"], state)
-            m, v, scratch = state["exp_avg"], state["exp_avg_sq"], state["scratch"]
+            m, v, scratch = state["exp_avg"], state["exp_avg_sq"], work_buffer(state, "_scratch", p)
             m *= beta1
             np.multiply(g, 1 - beta1, out=scratch)
             m += scratch

@@ -47,6 +47,11 @@ class Optimizer:
         existing = {id(p) for p in self.params}
         if any(id(p) in existing for p in params):
             raise ValueError(f"{type(self).__name__}: a parameter appears in two groups")
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError(
+                f"{type(self).__name__}: a parameter appears twice in the list; it would be "
+                "updated twice per step"
+            )
         filled = {**self.defaults, **group, "params": params}
         self._validate(filled)
         self.param_groups.append(filled)
@@ -54,9 +59,9 @@ class Optimizer:
 
     def _validate(self, group: dict[str, Any]) -> None:
         """Raise ValueError for settings out of range (each optimiser adds its own checks)."""
-        if group["lr"] < 0:
+        if not group["lr"] >= 0:
             raise ValueError(f"{type(self).__name__}: invalid learning rate {group['lr']}")
-        if group.get("weight_decay", 0.0) < 0:
+        if not group.get("weight_decay", 0.0) >= 0:
             raise ValueError(f"{type(self).__name__}: invalid weight_decay {group['weight_decay']}")
 
     @property
@@ -95,8 +100,13 @@ class Optimizer:
             settings["params"] = list(range(start, start + len(group["params"])))
             start += len(group["params"])
             groups.append(settings)
+        # Keys starting with "_" are scratch buffers, not state worth saving.
         state = {
-            index: {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in entry.items()}
+            index: {
+                k: v.copy() if isinstance(v, np.ndarray) else v
+                for k, v in entry.items()
+                if not k.startswith("_")
+            }
             for index, entry in enumerate(self.state)
             if entry
         }
@@ -139,6 +149,14 @@ class Optimizer:
         return "\n".join(lines + [")"])
 
 
+def work_buffer(state: dict[str, Any], name: str, p: Tensor) -> np.ndarray:
+    """A work array shaped like ``p``, allocated once and kept in ``state`` (not saved)."""
+    buffer = state.get(name)
+    if buffer is None:
+        state[name] = buffer = np.empty_like(p.data)
+    return buffer
+
+
 def gradient_with_decay(p: Tensor, weight_decay: float, state: dict[str, Any]) -> np.ndarray:
     """g + weight_decay·p (L2 regularisation folded into the gradient).
 
@@ -149,9 +167,7 @@ def gradient_with_decay(p: Tensor, weight_decay: float, state: dict[str, Any]) -
     grad = p.grad.data
     if not weight_decay:
         return grad
-    if "decayed" not in state:
-        state["decayed"] = np.empty_like(p.data)
-    decayed: np.ndarray = state["decayed"]
+    decayed = work_buffer(state, "_decayed", p)
     np.multiply(p.data, weight_decay, out=decayed)
     decayed += grad
     return decayed

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, flush_tiny, gradient_with_decay
+from .optimizer import Optimizer, flush_tiny, gradient_with_decay, work_buffer
 
 
 class RMSprop(Optimizer):
@@ -57,14 +57,13 @@ class RMSprop(Optimizer):
             if "square_avg" not in state:
                 state["step"] = 0
                 state["square_avg"] = np.zeros_like(p.data)
-                state["scratch"] = np.empty_like(p.data)
                 if group["centered"]:
                     state["grad_avg"] = np.zeros_like(p.data)
                 if group["momentum"]:
                     state["momentum_buffer"] = np.zeros_like(p.data)
             state["step"] += 1
             g = gradient_with_decay(p, group["weight_decay"], state)
-            square_avg, scratch = state["square_avg"], state["scratch"]
+            square_avg, scratch = state["square_avg"], work_buffer(state, "_scratch", p)
             square_avg *= alpha
             np.multiply(g, g, out=scratch)
             scratch *= 1 - alpha

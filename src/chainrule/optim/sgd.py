@@ -7,11 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, flush_tiny, gradient_with_decay
+from .optimizer import Optimizer, flush_tiny, gradient_with_decay, work_buffer
 
 
 class SGD(Optimizer):
     r"""Gradient descent: with a full batch, a minibatch or one sample per step.
+
+    Settings after ``momentum`` are keyword-only (PyTorch's and this API's positional orders
+    differ, so a positional call could silently mean something else).
 
     For each parameter w with gradient g, as in PyTorch::
 
@@ -30,9 +33,10 @@ class SGD(Optimizer):
         params: Iterable[Any],
         lr: float = 1e-3,
         momentum: float = 0.0,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
+        *,
         nesterov: bool = False,
+        weight_decay: float = 0.0,
+        dampening: float = 0.0,
     ) -> None:
         super().__init__(
             params,
@@ -47,8 +51,10 @@ class SGD(Optimizer):
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
-        if group["momentum"] < 0:
+        if not group["momentum"] >= 0:
             raise ValueError(f"SGD: invalid momentum {group['momentum']}")
+        if not 0 <= group["dampening"] < 1:
+            raise ValueError(f"SGD: dampening must be in [0, 1), got {group['dampening']}")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("SGD: Nesterov momentum needs momentum > 0 and zero dampening")
 
@@ -56,9 +62,7 @@ class SGD(Optimizer):
         """Update every parameter that has a gradient, in place."""
         for group, p, state in self._each():
             lr, momentum = group["lr"], group["momentum"]
-            if "scratch" not in state:
-                state["scratch"] = np.empty_like(p.data)
-            scratch = state["scratch"]
+            scratch = work_buffer(state, "_scratch", p)
             g = gradient_with_decay(p, group["weight_decay"], state)
             if momentum:
                 buffer = state.get("momentum_buffer")
