@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -175,7 +176,12 @@ def run(
         "config": asdict(config),
     }
     _write_json(files[1], metrics)
-    if plots:
+    if plots and not _has_matplotlib():
+        print(
+            "chainrule: plots skipped (pip install 'chainrule[cli]' for matplotlib)",
+            file=sys.stderr,
+        )
+    elif plots:
         from . import plots as pictures
 
         title = (
@@ -212,6 +218,12 @@ class _Snapshots(Callback):
             snapshot = io.build(io.describe(state.model) or {})
             snapshot.load_state_dict(state.model.state_dict())
             self.frames.append((f"epoch {state.epoch}", snapshot))
+
+
+def _has_matplotlib() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def _write_json(path: Path, content: dict[str, Any]) -> None:

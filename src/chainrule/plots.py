@@ -59,8 +59,15 @@ def _grid(X: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def _predict_classes(model: Any, points: np.ndarray) -> np.ndarray:
-    with no_grad():
-        scores = np.asarray(model(Tensor._wrap(points.astype(np.float32))).data)
+    was_training = getattr(model, "training", False)
+    if was_training:
+        model.eval()
+    try:
+        with no_grad():
+            scores = np.asarray(model(Tensor._wrap(points.astype(np.float32))).data)
+    finally:
+        if was_training:
+            model.train()
     if scores.ndim == 2 and scores.shape[1] > 1:
         return np.asarray(scores.argmax(axis=1))
     return np.asarray(scores.reshape(-1) > 0, dtype=int)

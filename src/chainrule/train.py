@@ -16,6 +16,7 @@ from . import random as _random
 from ._graph import no_grad
 from .data.loader import DataLoader, TensorDataset
 from .io import read_archive, write_archive
+from .nn.losses import BCELoss
 from .nn.module import Module
 from .optim.optimizer import Optimizer
 from .tensor import Tensor
@@ -37,6 +38,7 @@ class History:
     lr: list[float] = field(default_factory=list)
     grad_norms: dict[str, list[float]] = field(default_factory=dict)
     stopped_by: str = ""
+    first_loss: float | None = None
 
     @property
     def epochs(self) -> int:
@@ -58,14 +60,24 @@ class TrainingState:
     loss: float = math.nan
     stop: str = ""
     loaders: list[DataLoader] = field(default_factory=list)
+    callbacks: Sequence[Callback] = ()
 
 
 class Callback:
-    """Hooks called by ``fit``; override the ones you need."""
+    """Hooks called by ``fit``; override the ones you need.
+
+    A callback that keeps state across epochs returns it from ``state_dict`` (JSON data and
+    NumPy arrays) so that checkpoints resume it exactly.
+    """
 
     def on_fit_begin(self, state: TrainingState) -> None: ...
     def on_batch_end(self, state: TrainingState) -> None: ...
     def on_epoch_end(self, state: TrainingState) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 class EarlyStopping(Callback):
@@ -92,6 +104,17 @@ class EarlyStopping(Callback):
             state.stop = "early_stopping"
             if self.best_state is not None:
                 state.model.load_state_dict(self.best_state)
+
+    def state_dict(self) -> dict[str, Any]:
+        saved: dict[str, Any] = {"best": self.best, "waited": self.waited}
+        for name, value in (self.best_state or {}).items():
+            saved[f"best_state/{name}"] = value
+        return saved
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.waited = float(state["best"]), int(state["waited"])
+        best = {k[len("best_state/") :]: v for k, v in state.items() if k.startswith("best_state/")}
+        self.best_state = best or None
 
 
 class GradientNormMonitor(Callback):
@@ -150,7 +173,16 @@ def save_checkpoint(path: str | Path, state: TrainingState) -> None:
         "optimizer_scalars": scalars,
         "rng": _random.default_generator().bit_generator.state,
         "loaders": [loader.state_dict() for loader in state.loaders],
+        "callbacks": [],
     }
+    for number, callback in enumerate(state.callbacks):
+        values: dict[str, Any] = {}
+        for name, value in callback.state_dict().items():
+            if isinstance(value, np.ndarray):
+                arrays[f"callback/{number}/{name}"] = value
+            else:
+                values[name] = value
+        header["callbacks"].append(values)
     write_archive(path, arrays, header)
 
 
@@ -179,6 +211,11 @@ def load_checkpoint(path: str | Path, state: TrainingState) -> None:
     _random.default_generator().bit_generator.state = header["rng"]
     for loader, saved in zip(state.loaders, header["loaders"]):
         loader.load_state_dict(saved)
+    for number, (callback, values) in enumerate(zip(state.callbacks, header["callbacks"])):
+        prefix = f"callback/{number}/"
+        saved_arrays = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+        if values or saved_arrays:
+            callback.load_state_dict({**values, **saved_arrays})
 
 
 # ------------------------------------------------------------------------ the loop
@@ -195,8 +232,14 @@ def _as_loader(data: Any, batch_size: int, shuffle: bool) -> DataLoader:
     )
 
 
-def _correct(outputs: Tensor, targets: Tensor) -> int:
-    """How many predictions match (argmax for several outputs, sign/threshold for one)."""
+def _threshold(loss_fn: Any) -> float:
+    """Where a single output score splits the classes: 0.5 for probabilities (BCELoss), else 0
+    (logits, or margins for the hinge losses)."""
+    return 0.5 if isinstance(loss_fn, BCELoss) else 0.0
+
+
+def _correct(outputs: Tensor, targets: Tensor, threshold: float = 0.0) -> int:
+    """How many predictions match (argmax for several outputs, a threshold for one)."""
     scores, labels = outputs.data, targets.data
     if scores.ndim == 2 and scores.shape[1] > 1:
         if labels.ndim == 2:
@@ -205,8 +248,8 @@ def _correct(outputs: Tensor, targets: Tensor) -> int:
     scores = scores.reshape(-1)
     labels = labels.reshape(-1)
     if labels.min() < 0:
-        return int(((scores > 0) == (labels > 0)).sum())
-    return int(((scores > 0) == (labels > 0.5)).sum())
+        return int(((scores > threshold) == (labels > 0)).sum())
+    return int(((scores > threshold) == (labels > 0.5)).sum())
 
 
 def evaluate(model: Module, loss_fn: Any, data: Any, batch_size: int = 1024) -> tuple[float, float]:
@@ -220,7 +263,7 @@ def evaluate(model: Module, loss_fn: Any, data: Any, batch_size: int = 1024) -> 
             for inputs, targets in loader:
                 outputs = model(inputs)
                 total_loss += float(loss_fn(outputs, targets)) * len(inputs)
-                correct += _correct(outputs, targets)
+                correct += _correct(outputs, targets, _threshold(loss_fn))
                 count += len(inputs)
     finally:
         model.train(was_training)
@@ -268,7 +311,7 @@ def fit(
         value; the message names the learning rate.
     """
     loader = _as_loader(train_data, batch_size, shuffle)
-    state = TrainingState(model, optimizer, History(), loaders=[loader])
+    state = TrainingState(model, optimizer, History(), loaders=[loader], callbacks=callbacks)
     if resume_from is not None and Path(resume_from).exists():
         load_checkpoint(resume_from, state)
         if scheduler is not None:
@@ -276,7 +319,7 @@ def fit(
             scheduler.step()
     for callback in callbacks:
         callback.on_fit_begin(state)
-    first_loss = state.history.train_loss[0] if state.history.train_loss else None
+    threshold = _threshold(loss_fn)
     bar = _progress((epochs - state.epoch) * len(loader), progress)
     while state.epoch < epochs and not state.stop:
         state.epoch += 1
@@ -290,14 +333,14 @@ def fit(
             outputs = model(inputs)
             loss = loss_fn(outputs, targets)
             value = float(loss)
-            if first_loss is None:
-                first_loss = value
-            _check_divergence(value, first_loss, divergence_factor, optimizer, state)
+            if state.history.first_loss is None:
+                state.history.first_loss = value
+            _check_divergence(value, state.history.first_loss, divergence_factor, optimizer, state)
             loss.backward()
             optimizer.step()
             state.loss = value
             total_loss += value * len(inputs)
-            correct += _correct(outputs, targets)
+            correct += _correct(outputs, targets, threshold)
             count += len(inputs)
             for callback in callbacks:
                 callback.on_batch_end(state)
@@ -336,7 +379,9 @@ def _check_divergence(
             f"training diverged at {where}: the loss became {value} with learning rate {lr:g}; "
             f"try a smaller learning rate (e.g. {lr / 10:g})"
         )
-    if value > factor * max(abs(first), 1e-8):
+    # The floor of 1 keeps a first batch that is already fitted (loss near 0) from making
+    # ordinary noise look like divergence.
+    if value > factor * max(abs(first), 1.0):
         raise TrainingDiverged(
             f"training diverged at {where}: the loss grew from {first:.4g} to {value:.4g} "
             f"with learning rate {lr:g}; try a smaller learning rate (e.g. {lr / 10:g})"
