@@ -146,6 +146,9 @@ def backward_pass(
         relevant = {id(node) for node in order}
     grads: dict[int, Any] = {id(root): seed}
     found: dict[int, Any] = {}
+    # Arrays already given to a leaf (and the caller's seed): another leaf receiving the same
+    # array gets a copy, so no two gradients share memory.
+    handed: set[int] = {id(seed)}
     token = _grad_enabled.set(create_graph)
     try:
         for node in reversed(order):
@@ -158,7 +161,7 @@ def backward_pass(
                 continue
             if vjps is None:
                 if inputs is None:
-                    _accumulate_leaf(node, g, create_graph)
+                    _accumulate_leaf(node, g, create_graph, handed)
                 continue
             if vjps is FREED:
                 raise FreedGraphError(
@@ -231,11 +234,12 @@ def _wrong_gradient(node: Tensor, parent: Tensor, grad: Any) -> AssertionError:
     )
 
 
-def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool) -> None:
+def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None:
     """Add ``g`` to ``leaf.grad``; repeated backward passes add up, as in PyTorch.
 
-    The cotangent may be shared with another leaf (add's vjp passes g on unchanged), so each
-    leaf's first gradient is a private copy that callers may modify in place; with
+    A leaf's gradient must be private, since optimisers and users modify it in place. A
+    cotangent array may be shared (add's vjp passes g on unchanged, reshape's gives a view),
+    so it is copied unless it is a fresh array that no other leaf has received; with
     ``create_graph`` the copy is a recorded identity, so it stays differentiable.
     """
     from .ops import positive  # noqa: PLC0415  (the ops are built on this module)
@@ -243,8 +247,11 @@ def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool) -> None:
 
     if isinstance(g, Tensor):
         grad = positive(g) if create_graph else Tensor._wrap(g.data.copy())
+    elif type(g) is np.ndarray and g.base is None and g.flags.writeable and id(g) not in handed:
+        grad = Tensor._wrap(g)
     else:
         grad = Tensor._wrap(np.array(g))
+    handed.add(id(grad.data))
     if leaf.grad is None:
         leaf.grad = grad
     elif create_graph or leaf.grad.requires_grad or not leaf.grad.data.flags.writeable:

@@ -180,8 +180,21 @@ def cross_entropy(
         return q
 
     def vjp(g: Any, z: Any, out: Any) -> Any:
-        probabilities = ops.softmax(z, axis=-1) if isinstance(z, Tensor) else np.exp(log_probs)
         per_sample = _per_sample_cotangent(g, reduction, count)
+        if indices and not label_smoothing and not isinstance(z, Tensor):
+            # The common case, without building the one-hot matrix: softmax minus 1 at the label.
+            result = np.exp(log_probs)
+            np.put_along_axis(
+                result,
+                labels[..., None],
+                np.take_along_axis(result, labels[..., None], axis=-1) - 1,
+                axis=-1,
+            )
+            if reduction == "none":
+                per_sample = per_sample.reshape(per_sample.shape + (1,))
+            result *= per_sample
+            return result
+        probabilities = ops.softmax(z, axis=-1) if isinstance(z, Tensor) else np.exp(log_probs)
         if reduction == "none":
             per_sample = per_sample.reshape(per_sample.shape + (1,))
         q = target_distribution(log_probs.dtype)
