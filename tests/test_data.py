@@ -419,3 +419,114 @@ def test_train_val_split_errors() -> None:
             train_val_split(np.zeros((10, 2)), np.zeros(10), fraction)
     with pytest.raises(ValueError, match="too few"):
         train_val_split(np.zeros((1, 2)), np.zeros(1), 0.5)
+
+
+# ------------------------------------------------------------------------ review fixes
+def test_unshuffled_batches_are_read_only_views_of_the_dataset() -> None:
+    """Without shuffling a batch is a view of the user's arrays: writing into it must be an
+    error rather than a silent change of the dataset."""
+    X = np.arange(20.0).reshape(10, 2)
+    y = np.arange(10)
+    loader = DataLoader(TensorDataset(X, y), batch_size=4)
+    for inputs, labels in loader:
+        for batch in (inputs, labels):
+            assert not batch.data.flags.writeable
+            assert np.shares_memory(batch.data, X) or np.shares_memory(batch.data, y)
+            with pytest.raises(ValueError, match="read-only"):
+                batch.data[0] = -1
+    np.testing.assert_array_equal(X, np.arange(20.0).reshape(10, 2))
+    np.testing.assert_array_equal(y, np.arange(10))
+    # The user's own arrays stay writeable.
+    assert X.flags.writeable and y.flags.writeable
+    X[0, 0] = 5.0
+
+
+def test_shuffled_batches_are_fresh_writeable_copies() -> None:
+    X = np.arange(20.0).reshape(10, 2)
+    loader = DataLoader(TensorDataset(X), batch_size=4, shuffle=True, seed=0)
+    for (inputs,) in loader:
+        assert inputs.data.flags.writeable
+        assert not np.shares_memory(inputs.data, X)
+
+
+@pytest.mark.parametrize("margin", [-0.1, 1.0, 1.5, 3.0, float("nan"), float("inf")])
+def test_separable_rejects_a_margin_outside_zero_to_one(margin: float) -> None:
+    with pytest.raises(ValueError, match="margin") as caught:
+        make_separable(20, margin=margin)
+    assert str(margin) in str(caught.value)
+
+
+def test_separable_loop_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even a generator that never draws a point outside the margin ends in an error."""
+    from chainrule.data import toy
+
+    class Stuck:
+        def uniform(self, low: float, high: float, size: Any = None) -> Any:
+            return np.zeros(size) if size is not None else 0.0
+
+    monkeypatch.setattr(toy, "_generator", lambda seed: Stuck())
+    with pytest.raises(RuntimeError, match="make_separable"):
+        make_separable(10, margin=0.5, seed=0)
+
+
+def test_separable_accepts_margins_just_below_one() -> None:
+    X, y = make_separable(50, margin=0.99, seed=0)
+    assert X.shape == (50, 2) and set(y.tolist()) == {0, 1}
+    X, _ = make_separable(50, margin=0.0, seed=0)
+    assert X.shape == (50, 2)
+
+
+ALL_TOY_SETS = [make for make, _, _ in TOY_SETS]
+
+
+@pytest.mark.parametrize("make", ALL_TOY_SETS)
+def test_toy_sets_without_seed_follow_manual_seed(make: MakeFn) -> None:
+    cr.manual_seed(5)
+    X, y = make()
+    after = cr.randn(2).data.copy()
+    cr.manual_seed(5)
+    X_again, y_again = make()
+    np.testing.assert_array_equal(X, X_again)
+    np.testing.assert_array_equal(y, y_again)
+    np.testing.assert_array_equal(cr.randn(2).data, after)
+    cr.manual_seed(6)
+    X_other, _ = make()
+    assert not np.array_equal(X, X_other)
+
+
+@pytest.mark.parametrize("make", ALL_TOY_SETS)
+def test_toy_sets_with_a_seed_ignore_the_library_generator(make: MakeFn) -> None:
+    cr.manual_seed(1)
+    X, y = make(seed=3)
+    untouched = cr.randn(2).data.copy()
+    cr.manual_seed(2)
+    X_again, y_again = make(seed=3)
+    np.testing.assert_array_equal(X, X_again)
+    np.testing.assert_array_equal(y, y_again)
+    cr.manual_seed(1)
+    np.testing.assert_array_equal(cr.randn(2).data, untouched)
+
+
+def test_toy_sets_with_a_seed_draw_from_default_rng_of_that_seed() -> None:
+    """The values for a given seed are fixed: the permutation is the generator's last draw."""
+    X, y = make_xor(8, noise=0.0, seed=2)
+    rng = np.random.default_rng(2)
+    rng.standard_normal((8, 2))
+    order = rng.permutation(8)
+    corners = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])[np.repeat(np.arange(4), 2)]
+    np.testing.assert_array_equal(X, corners[order])
+    np.testing.assert_array_equal(y, np.array([0, 1, 1, 0])[np.repeat(np.arange(4), 2)][order])
+
+
+def test_train_val_split_without_seed_follows_manual_seed() -> None:
+    X, y = np.arange(100.0)[:, None], np.arange(100)
+    cr.manual_seed(5)
+    first = train_val_split(X, y, 0.3)
+    cr.manual_seed(5)
+    again = train_val_split(X, y, 0.3)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    cr.manual_seed(1)
+    seeded = train_val_split(X, y, 0.3, seed=5)
+    order = np.random.default_rng(5).permutation(100)
+    np.testing.assert_array_equal(seeded[1][:, 0], order[:30])

@@ -309,3 +309,124 @@ def test_fashion_mnist_from_the_debian_package() -> None:
     np.testing.assert_array_equal(np.bincount(train_labels), np.full(10, 6000))
     np.testing.assert_array_equal(np.bincount(test_labels), np.full(10, 1000))
     assert train_images.max() == 255 and train_images.min() == 0
+
+
+# ------------------------------------------------------------------------ cache folder
+def _looked_in(message: str) -> list[str]:
+    return message.split("looked in ", 1)[1].split("; downloading", 1)[0].split(", ")
+
+
+def test_cache_folder_itself_is_searched(isolated_env: Path) -> None:
+    """API.md: files are searched in ~/.cache/chainrule, so files put there directly are
+    found (besides ~/.cache/chainrule/<name>, which comes first)."""
+    cache = isolated_env / "home" / ".cache" / "chainrule"
+    images = sample_array(np.dtype(np.uint8), (2, 28, 28), seed=8)
+    _write_set(cache, "train", images, np.array([4, 2], dtype=np.uint8))
+    loaded_images, loaded_labels = load_mnist("train", download=False)
+    assert_identical(loaded_images, images)
+    np.testing.assert_array_equal(loaded_labels, [4, 2])
+    # <cache>/<name> wins over <cache>.
+    named = sample_array(np.dtype(np.uint8), (1, 28, 28), seed=9)
+    _write_set(cache / "mnist", "train", named, np.array([6], dtype=np.uint8))
+    assert_identical(load_mnist("train", download=False)[0], named)
+
+
+@pytest.mark.parametrize(
+    ("load", "name"), [(load_mnist, "mnist"), (load_fashion_mnist, "fashion-mnist")]
+)
+def test_not_found_message_lists_every_folder_in_search_order(
+    isolated_env: Path, load: Callable[..., Any], name: str
+) -> None:
+    given = isolated_env / "given"
+    data = isolated_env / "chainrule-data"
+    cache = isolated_env / "home" / ".cache" / "chainrule"
+    with pytest.raises(FileNotFoundError) as caught:
+        load("test", path=given, download=False)
+    expected = [given, data / name, data, cache / name, cache]
+    if name == "fashion-mnist":
+        expected.append(isolated_env / "no-system-dir")
+    assert _looked_in(str(caught.value)) == [str(folder) for folder in expected]
+
+
+class _Response:
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def read(self) -> bytes:
+        return self.content
+
+    def __enter__(self) -> _Response:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+
+def _serve(monkeypatch: pytest.MonkeyPatch, files: dict[str, bytes]) -> list[str]:
+    """Answer urlopen with ``files`` (by the URL's last part); returns the URLs asked for."""
+    asked: list[str] = []
+
+    def urlopen(url: str, timeout: float = 0) -> _Response:
+        asked.append(url)
+        return _Response(files[url.rsplit("/", 1)[1]])
+
+    monkeypatch.setattr(idx_module.urllib.request, "urlopen", urlopen)
+    return asked
+
+
+def test_download_goes_into_the_named_cache_folder(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = sample_array(np.dtype(np.uint8), (3, 28, 28), seed=10)
+    labels = np.array([1, 2, 3], dtype=np.uint8)
+    asked = _serve(
+        monkeypatch,
+        {
+            "t10k-images-idx3-ubyte.gz": gzip.compress(idx_bytes(images)),
+            "t10k-labels-idx1-ubyte.gz": gzip.compress(idx_bytes(labels)),
+        },
+    )
+    loaded_images, loaded_labels = load_mnist("test")
+    assert len(asked) == 2
+    assert_identical(loaded_images, images)
+    np.testing.assert_array_equal(loaded_labels, labels)
+    folder = isolated_env / "home" / ".cache" / "chainrule" / "mnist"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ]
+
+
+@pytest.mark.parametrize("failing", ["fsync", "replace"])
+def test_failed_download_leaves_no_temporary_file(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    content = gzip.compress(idx_bytes(np.array([1, 2], dtype=np.uint8)))
+    _serve(monkeypatch, {"train-labels-idx1-ubyte.gz": content})
+
+    def broken(*args: object) -> None:
+        raise OSError(f"{failing} failed")
+
+    monkeypatch.setattr(idx_module.os, failing, broken)
+    with pytest.raises(OSError, match=failing):
+        idx_module._download("mnist", "train-labels-idx1-ubyte")
+    folder = isolated_env / "home" / ".cache" / "chainrule" / "mnist"
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda raw: raw[: len(raw) // 2], id="truncated"),
+        pytest.param(lambda raw: raw[:12] + b"\xff\xff\xff" + raw[15:], id="bad-deflate"),
+    ],
+)
+def test_damaged_download_is_an_idx_error_and_is_not_kept(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, damage: Callable[[bytes], bytes]
+) -> None:
+    content = damage(gzip.compress(idx_bytes(np.arange(50, dtype=np.uint8))))
+    _serve(monkeypatch, {"train-labels-idx1-ubyte.gz": content})
+    with pytest.raises(IDXError, match="train-labels-idx1-ubyte"):
+        idx_module._download("mnist", "train-labels-idx1-ubyte")
+    folder = isolated_env / "home" / ".cache" / "chainrule" / "mnist"
+    assert not folder.exists() or list(folder.iterdir()) == []

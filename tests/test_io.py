@@ -70,8 +70,18 @@ def _header(path: Path) -> dict[str, Any]:
     return header
 
 
-def _with_header(path: Path, header: dict[str, Any]) -> None:
+def _with_header(path: Path, header: dict[str, Any], forge: bool = False) -> None:
+    """Replace the JSON header; with ``forge``, also recompute its SHA-256 as a forger would."""
     members = _members(path)
+    if forge:
+        from chainrule.io import _digest
+
+        arrays = {
+            name[: -len(".npy")]: np.load(pyio.BytesIO(content), allow_pickle=False)
+            for name, content in members.items()
+            if name != HEADER
+        }
+        header = {**header, "sha256": _digest(arrays, header)}
     members[HEADER] = _npy(np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
     _rezip(path, members)
 
@@ -301,14 +311,15 @@ def test_damaged_header_is_a_model_file_error(saved: tuple[nn.Module, Path], hea
         ),
     ],
 )
+@pytest.mark.parametrize("forge", [False, True], ids=["edited", "forged"])
 def test_tampered_architecture_is_a_model_file_error(
-    saved: tuple[nn.Module, Path], tamper: Callable[[Any], Any]
+    saved: tuple[nn.Module, Path], tamper: Callable[[Any], Any], forge: bool
 ) -> None:
-    """The architecture lives in the JSON header, outside the arrays' checksum: whatever it
-    says, loading must end in a ModelFileError, never in another exception."""
+    """An edited architecture fails the checksum; a forged one (checksum recomputed, as anyone
+    can) must still end in a ModelFileError, never in another exception."""
     _, path = saved
     header = _header(path)
-    _with_header(path, {**header, "architecture": tamper(header["architecture"])})
+    _with_header(path, {**header, "architecture": tamper(header["architecture"])}, forge=forge)
     with pytest.raises(ModelFileError) as caught:
         cr.load(path)
     assert str(path) in str(caught.value)
@@ -437,3 +448,144 @@ def test_every_single_byte_damage_is_refused_or_harmless(tmp_path: Path) -> None
         if outcome not in ("refused", "same"):
             failures.append(f"{name}: {outcome}")
     assert not failures, f"{len(failures)} damaged files:\n" + "\n".join(failures[:12])
+
+
+# ------------------------------------------------------------------------ review fixes
+def test_load_and_build_leave_the_library_generator_alone(saved: tuple[nn.Module, Path]) -> None:
+    """Loading overwrites every weight, so building the layers must not draw from the
+    generator that ``cr.manual_seed`` seeds (a run that loads a model stays reproducible)."""
+    model, path = saved
+    cr.manual_seed(0)
+    expected = cr.randn(3).data.copy()
+    cr.manual_seed(0)
+    cr.load(path)
+    np.testing.assert_array_equal(cr.randn(3).data, expected)
+    cr.manual_seed(0)
+    from chainrule.io import build, describe
+
+    build(describe(model))
+    np.testing.assert_array_equal(cr.randn(3).data, expected)
+
+
+def _nested_model() -> nn.Module:
+    rng = np.random.default_rng(4)
+    return nn.Sequential(
+        nn.Linear(3, 4, rng=rng),
+        nn.Sequential(nn.Linear(4, 5, rng=rng), nn.ReLU(), nn.Linear(5, 2, bias=False, rng=rng)),
+        nn.Tanh(),
+    )
+
+
+def test_nested_sequential_round_trip(tmp_path: Path) -> None:
+    model = _nested_model()
+    path = tmp_path / "nested.npz"
+    cr.save(model, path)
+    loaded = cr.load(path)
+    _assert_same_params(loaded, model)
+    assert list(_params(loaded)) == ["0.weight", "0.bias", "1.0.weight", "1.0.bias", "1.2.weight"]
+
+
+def _tamper_nested(arch: dict[str, Any], position: int, **settings: Any) -> dict[str, Any]:
+    inner = arch["layers"][1]
+    layers = list(inner["layers"])
+    layers[position] = {**layers[position], **settings}
+    return {**arch, "layers": [arch["layers"][0], {**inner, "layers": layers}, arch["layers"][2]]}
+
+
+@pytest.mark.parametrize(
+    ("tamper", "named"),
+    [
+        pytest.param(
+            lambda arch: {**arch, "layers": [{**arch["layers"][0], "in_features": 9}]},
+            "0.weight",
+            id="in-features",
+        ),
+        pytest.param(
+            lambda arch: {**arch, "layers": [{**arch["layers"][0], "out_features": 2**40}]},
+            "0.weight",
+            id="huge-out-features",
+        ),
+        pytest.param(
+            lambda arch: {**arch, "layers": [{**arch["layers"][0], "bias": False}]},
+            "0.bias",
+            id="bias-dropped",
+        ),
+        pytest.param(
+            lambda arch: _tamper_nested(arch, 0, out_features=7), "1.0.weight", id="n-out"
+        ),
+        pytest.param(lambda arch: _tamper_nested(arch, 2, bias=True), "1.2.bias", id="n-bias"),
+        pytest.param(
+            lambda arch: {**arch, "layers": arch["layers"] + [arch["layers"][0]]},
+            "3.weight",
+            id="extra-linear",
+        ),
+    ],
+)
+def test_linear_shapes_are_checked_against_the_arrays_before_building(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tamper: Callable[[Any], Any],
+    named: str,
+) -> None:
+    """An architecture that disagrees with the stored arrays is refused before any layer is
+    built, so a forged header cannot make loading allocate a huge model."""
+    import chainrule.io as crio
+
+    path = tmp_path / "nested.npz"
+    cr.save(_nested_model(), path)
+    header = _header(path)
+    _with_header(path, {**header, "architecture": tamper(header["architecture"])}, forge=True)
+
+    def no_build(spec: Any) -> nn.Module:
+        raise AssertionError("build was called for an architecture that disagrees")
+
+    monkeypatch.setattr(crio, "build", no_build)
+    with pytest.raises(ModelFileError) as caught:
+        cr.load(path)
+    assert str(path) in str(caught.value)
+    assert named in str(caught.value)
+
+
+def test_memory_error_while_building_is_a_model_file_error(
+    saved: tuple[nn.Module, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, path = saved
+
+    def exhausted(*args: Any, **kwargs: Any) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(nn.Linear, "__init__", exhausted)
+    with pytest.raises(ModelFileError, match="memory") as caught:
+        cr.load(path)
+    assert str(path) in str(caught.value)
+
+
+def test_deeply_nested_header_is_a_model_file_error(saved: tuple[nn.Module, Path]) -> None:
+    """JSON nested deep enough to exhaust Python's recursion is damage like any other."""
+    _, path = saved
+    members = _members(path)
+    text = '{"format": "chainrule", "version": 1, "architecture": ' + "[" * 100_000 + "]" * 100_000
+    members[HEADER] = _npy(np.frombuffer((text + "}").encode(), dtype=np.uint8))
+    _rezip(path, members)
+    with pytest.raises(ModelFileError) as caught:
+        cr.load(path)
+    assert str(path) in str(caught.value)
+
+
+def test_building_a_deeply_nested_architecture_is_a_model_file_error() -> None:
+    from chainrule.io import build
+
+    deep: Any = {"type": "Identity"}
+    for _ in range(20_000):
+        deep = {"type": "Sequential", "layers": [deep]}
+    with pytest.raises(ModelFileError, match="deep"):
+        build(deep)
+
+
+def test_module_docstring_is_honest_about_the_checksum() -> None:
+    import chainrule.io as crio
+
+    text = " ".join((crio.__doc__ or "").split())
+    assert "SHA-256" in text
+    assert "forgery" in text
+    assert "never executes" in text

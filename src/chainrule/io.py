@@ -2,9 +2,13 @@
 
 A file is a NumPy ``.npz`` archive read with ``allow_pickle=False``: plain numeric arrays plus
 one JSON header (stored as bytes) that holds the format version, the architecture of models
-built from chainrule's layers, any extra JSON data, and a SHA-256 digest of every array, so a
-damaged or tampered file is refused with a clear error. Writes are atomic: a temporary file in
-the same folder, flushed to disk, then renamed over the target.
+built from chainrule's layers, any extra JSON data, and a SHA-256 digest of the header and every
+array, so a damaged or accidentally edited file is refused with a clear error. The digest is not
+a signature: anyone can recompute it, so it does not detect a deliberate forgery. Loading never
+executes anything from the file regardless (no pickle; only the layer classes listed here can be
+named, and every Linear layer's shape is checked against the stored arrays before anything is
+built). Writes are atomic: a temporary file in the same folder, flushed to disk, then renamed
+over the target.
 """
 
 from __future__ import annotations
@@ -77,8 +81,18 @@ def build(spec: Any) -> nn.Module:
     """A fresh model from ``describe``'s data (weights are loaded separately).
 
     Raises ModelFileError for anything that is not such data: only the layer classes above
-    can be named, with settings of the right types.
+    can be named, with settings of the right types. The layers' initial weights come from a
+    private generator, not the library's (``cr.manual_seed``), since they are overwritten.
     """
+    try:
+        return _build(spec, np.random.default_rng(0))
+    except MemoryError:
+        raise ModelFileError("the architecture is too large to build in memory") from None
+    except RecursionError:
+        raise ModelFileError("the architecture is nested too deeply") from None
+
+
+def _build(spec: Any, rng: np.random.Generator) -> nn.Module:
     if not isinstance(spec, Mapping):
         raise ModelFileError(f"architecture entry {spec!r} is not an object")
     kind = spec.get("type")
@@ -86,17 +100,73 @@ def build(spec: Any) -> nn.Module:
         layers = spec.get("layers")
         if not isinstance(layers, list) or set(spec) != {"type", "layers"}:
             raise ModelFileError("a Sequential entry needs exactly 'type' and a list of 'layers'")
-        return nn.Sequential(*[build(layer) for layer in layers])
+        return nn.Sequential(*[_build(layer, rng) for layer in layers])
     if kind not in _LAYERS:
         raise ModelFileError(f"unknown layer type {kind!r} in the architecture")
     settings = {key: value for key, value in spec.items() if key != "type"}
     for key, value in settings.items():
         if not isinstance(value, (bool, int, float, str)):
             raise ModelFileError(f"{kind}: setting {key!r} has an unexpected value {value!r}")
+    options: dict[str, Any] = {"rng": rng} if kind == "Linear" else {}
     try:
-        return _LAYERS[kind](**settings)
+        return _LAYERS[kind](**settings, **options)
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"{kind}: bad settings {settings} ({error})") from None
+
+
+def _linear_shapes(spec: Any, prefix: str = "") -> dict[str, tuple[int, ...] | None]:
+    """The parameter shapes the architecture's Linear layers will have, keyed by the names
+    ``Module.named_parameters`` gives them (None: a bias that must be absent).
+
+    Entries that are not well-formed are skipped here; ``build`` reports them.
+    """
+    shapes: dict[str, tuple[int, ...] | None] = {}
+    stack: list[tuple[str, Any]] = [(prefix, spec)]
+    while stack:
+        name, entry = stack.pop()
+        if not isinstance(entry, Mapping):
+            continue
+        if entry.get("type") == "Sequential" and isinstance(entry.get("layers"), list):
+            children = list(enumerate(entry["layers"]))
+            for position, layer in reversed(children):  # popped in order
+                stack.append((f"{name}.{position}" if name else str(position), layer))
+        elif entry.get("type") == "Linear":
+            dot = f"{name}." if name else ""
+            out_features, in_features = entry.get("out_features"), entry.get("in_features")
+            if (
+                not isinstance(out_features, int)
+                or not isinstance(in_features, int)
+                or isinstance(out_features, bool)
+                or isinstance(in_features, bool)
+            ):
+                raise ModelFileError(
+                    f"Linear layer {name or '(top)'}: in_features and out_features must be "
+                    f"integers, got {in_features!r} and {out_features!r}"
+                )
+            shapes[f"{dot}weight"] = (out_features, in_features)
+            shapes[f"{dot}bias"] = (out_features,) if entry.get("bias", True) is True else None
+    return shapes
+
+
+def _check_shapes(spec: Any, state: Mapping[str, np.ndarray]) -> None:
+    """Refuse an architecture whose Linear layers disagree with the stored arrays, before
+    anything is built (so a forged header cannot make loading allocate a huge model)."""
+    problems = []
+    for name, shape in _linear_shapes(spec).items():
+        if shape is None:
+            if name in state:
+                problems.append(f"{name}: the architecture has no bias but the file stores one")
+        elif name not in state:
+            problems.append(f"{name}: the architecture needs shape {shape}, the file stores none")
+        elif state[name].shape != shape:
+            problems.append(
+                f"{name}: the architecture needs shape {shape}, the file stores {state[name].shape}"
+            )
+    if problems:
+        more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise ModelFileError(
+            "architecture and parameters disagree: " + "; ".join(problems[:5]) + more
+        )
 
 
 # ------------------------------------------------------------------------ the container
@@ -163,6 +233,8 @@ def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], d
         header = json.loads(arrays.pop(_HEADER).tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelFileError(f"{source}: damaged header ({error})") from None
+    except RecursionError:
+        raise ModelFileError(f"{source}: damaged header (nested too deeply)") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFileError(f"{source}: not a chainrule model file")
     if header.get("version") != VERSION:
@@ -170,7 +242,11 @@ def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], d
             f"{source}: file format version {header.get('version')}, this chainrule reads "
             f"version {VERSION}"
         )
-    if header.get("sha256") != _digest(arrays, header):
+    try:
+        digest = _digest(arrays, header)
+    except RecursionError:
+        raise ModelFileError(f"{source}: damaged header (nested too deeply)") from None
+    if header.get("sha256") != digest:
         raise ModelFileError(
             f"{source}: contents do not match their checksum; the file is damaged or was modified"
         )
@@ -192,6 +268,9 @@ def load(path: str | os.PathLike[str], model: nn.Module | None = None) -> nn.Mod
     """Load a model saved by ``save``: rebuilt from its stored architecture, or, for a model of
     your own class, loaded into ``model``. Nothing in the file is executed."""
     arrays, header = read_archive(path)
+    state = {
+        name[len("param/") :]: value for name, value in arrays.items() if name.startswith("param/")
+    }
     if model is None:
         if header.get("architecture") is None:
             raise ModelFileError(
@@ -199,12 +278,10 @@ def load(path: str | os.PathLike[str], model: nn.Module | None = None) -> nn.Mod
                 "instance of the same class to load its parameters into"
             )
         try:
+            _check_shapes(header["architecture"], state)
             model = build(header["architecture"])
         except ModelFileError as error:
             raise ModelFileError(f"{path}: bad architecture: {error}") from None
-    state = {
-        name[len("param/") :]: value for name, value in arrays.items() if name.startswith("param/")
-    }
     try:
         model.load_state_dict(state)
     except ValueError as error:

@@ -104,7 +104,7 @@ def _search_dirs(name: str, path: str | os.PathLike[str] | None) -> list[Path]:
         dirs.append(Path(path))
     if os.environ.get("CHAINRULE_DATA"):
         dirs += [Path(os.environ["CHAINRULE_DATA"]) / name, Path(os.environ["CHAINRULE_DATA"])]
-    dirs.append(_cache_dir() / name)
+    dirs += [_cache_dir() / name, _cache_dir()]
     system = _SYSTEM_DIRS.get(name)
     if system is not None:
         dirs.append(system)
@@ -124,18 +124,28 @@ def _find(stem: str, dirs: list[Path]) -> Path | None:
 
 
 def _download(name: str, stem: str) -> Path:
-    """Fetch ``stem``.gz into the cache, atomically; raise OSError when the network says no."""
+    """Fetch ``stem``.gz into ``<cache>/<name>``, atomically; raise OSError when the network
+    says no and IDXError when what arrives is damaged (nothing is kept then)."""
     target = _cache_dir() / name / f"{stem}.gz"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with urllib.request.urlopen(_SOURCES[name] + f"{stem}.gz", timeout=20) as response:
+    url = _SOURCES[name] + f"{stem}.gz"
+    with urllib.request.urlopen(url, timeout=20) as response:
         content = response.read()
-    parse_idx(gzip.decompress(content), f"downloaded {stem}.gz")
-    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    with os.fdopen(handle, "wb") as file:
-        file.write(content)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, target)
+    try:
+        decompressed = gzip.decompress(content)
+    except (OSError, EOFError, zlib.error) as error:
+        raise IDXError(f"downloaded {url}: damaged gzip stream ({error})") from None
+    parse_idx(decompressed, f"downloaded {url}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{stem}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return target
 
 
@@ -175,9 +185,10 @@ def load_fashion_mnist(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST: uint8 images (N, 28, 28) and int64 labels 0-9 (60,000 train, 10,000 test).
 
-    Searched in ``path``, ``$CHAINRULE_DATA``, ``~/.cache/chainrule`` and
-    ``/usr/share/datasets/fashion-mnist``; downloaded into the cache when missing and the
-    network allows.
+    Searched in ``path``, ``$CHAINRULE_DATA/fashion-mnist``, ``$CHAINRULE_DATA``,
+    ``~/.cache/chainrule/fashion-mnist``, ``~/.cache/chainrule`` (``$XDG_CACHE_HOME`` when set)
+    and ``/usr/share/datasets/fashion-mnist``, in that order; downloaded into
+    ``~/.cache/chainrule/fashion-mnist`` when missing and the network allows.
     """
     return _load("fashion-mnist", split, path, download)
 

@@ -92,9 +92,10 @@ class DataLoader:
     def _batch(self, indices: np.ndarray) -> tuple[Tensor, ...]:
         if isinstance(self.dataset, TensorDataset):
             if not self.shuffle:
-                # Consecutive samples: a view, no copy.
+                # Consecutive samples: a view, no copy, read-only so that writing into a batch
+                # is an error instead of a silent change of the user's arrays.
                 window = slice(int(indices[0]), int(indices[-1]) + 1)
-                return tuple(Tensor._wrap(a[window]) for a in self.dataset.arrays)
+                return tuple(Tensor._wrap(_read_only(a[window])) for a in self.dataset.arrays)
             return tuple(Tensor._wrap(a[indices]) for a in self.dataset.arrays)
         samples = [self.dataset[int(i)] for i in indices]
         columns: Sequence[Any] = list(zip(*samples)) if isinstance(samples[0], tuple) else [samples]
@@ -110,3 +111,9 @@ class DataLoader:
             if self._rng is None:
                 self._rng = np.random.default_rng()
             self._rng.bit_generator.state = state["rng"]
+
+
+def _read_only(view: np.ndarray) -> np.ndarray:
+    """``view`` marked read-only (its base, the user's array, stays writeable)."""
+    view.flags.writeable = False
+    return view

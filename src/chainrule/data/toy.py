@@ -1,7 +1,8 @@
 """Small two-dimensional data sets for pictures and for the lectures' classic problems.
 
 Each returns ``(X, y)``: X float32 of shape (n_samples, 2) (or as stated), y int64 class labels,
-drawn from ``np.random.default_rng(seed)``.
+drawn from ``np.random.default_rng(seed)`` or, without a seed, from the library's generator (so
+``cr.manual_seed`` makes them reproducible).
 """
 
 from __future__ import annotations
@@ -9,6 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..dtypes import get_default_dtype
+from ..random import default_generator
+
+
+def _generator(seed: int | None) -> np.random.Generator:
+    """A generator of its own for a seed, else the library's (``cr.manual_seed``)."""
+    return np.random.default_rng(seed) if seed is not None else default_generator()
 
 
 def _finish(
@@ -32,7 +39,7 @@ def make_xor(
 
     ``make_xor(4, noise=0)`` is the truth table itself. No straight line separates the classes.
     """
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed)
     corners = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
     labels = np.array([0, 1, 1, 0])
     which = np.concatenate([np.full(n, k) for k, n in enumerate(_split(n_samples, 4))])
@@ -44,7 +51,7 @@ def make_moons(
     n_samples: int = 200, noise: float = 0.1, seed: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles."""
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed)
     n_upper, n_lower = _split(n_samples, 2)
     upper = np.linspace(0, np.pi, n_upper)
     lower = np.linspace(0, np.pi, n_lower)
@@ -65,7 +72,7 @@ def make_circles(
     """A small circle (class 1, radius ``factor``) inside a large one (class 0, radius 1)."""
     if not 0 < factor < 1:
         raise ValueError(f"make_circles: factor must be in (0, 1), got {factor}")
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed)
     n_outer, n_inner = _split(n_samples, 2)
     outer = np.linspace(0, 2 * np.pi, n_outer, endpoint=False)
     inner = np.linspace(0, 2 * np.pi, n_inner, endpoint=False)
@@ -88,7 +95,7 @@ def make_spirals(
     seed: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n_classes`` interleaved spiral arms, each turning ``turns`` times around the origin."""
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed)
     parts, labels = [], []
     for k, count in enumerate(_split(n_samples, n_classes)):
         radius = np.linspace(0.05, 1, count)
@@ -107,7 +114,7 @@ def make_blobs(
     seed: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian clusters, one per class, around ``centers`` (or that many random centres)."""
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed)
     if isinstance(centers, (int, np.integer)):
         middle = rng.uniform(box[0], box[1], (int(centers), n_features))
     else:
@@ -119,17 +126,29 @@ def make_blobs(
     return _finish(np.concatenate(parts), np.concatenate(labels), rng)
 
 
+_MAX_ROUNDS = 100
+
+
 def make_separable(
     n_samples: int = 100, margin: float = 0.3, seed: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two classes in [-1, 1]² on either side of a random line through the middle, with no
     point closer to the line than ``margin`` / 2: linearly separable, so the perceptron
-    converges."""
-    rng = np.random.default_rng(seed)
+    converges. ``margin`` must be in [0, 1)."""
+    if not 0 <= margin < 1:
+        raise ValueError(f"make_separable: margin must be in [0, 1), got {margin}")
+    rng = _generator(seed)
     angle = rng.uniform(0, 2 * np.pi)
     normal = np.array([np.cos(angle), np.sin(angle)])
     points: list[np.ndarray] = []
+    # With margin < 1 at least half of the square lies outside the band, so each round keeps
+    # about n_samples points or more; the bound only guards against the impossible.
     while sum(len(p) for p in points) < n_samples:
+        if len(points) == _MAX_ROUNDS:
+            raise RuntimeError(
+                f"make_separable: too few points outside the margin {margin} after "
+                f"{_MAX_ROUNDS} rounds of {2 * n_samples} draws"
+            )
         candidates = rng.uniform(-1, 1, (2 * n_samples, 2))
         points.append(candidates[np.abs(candidates @ normal) >= margin / 2])
     X = np.concatenate(points)[:n_samples]
@@ -146,7 +165,7 @@ def make_elongated(
     (a perceptron finds it); but their means are far apart along x, so the nearest-mean
     boundary, which is perpendicular to the line joining the means, cuts through both classes.
     """
-    rng = np.random.default_rng(seed)
+    rng = _generator(seed)
     n_upper, n_lower = _split(n_samples, 2)
     thickness = gap * 0.3
     upper = np.column_stack(

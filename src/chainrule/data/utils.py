@@ -6,6 +6,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..dtypes import get_default_dtype
+from ..random import default_generator
 
 
 def one_hot(y: ArrayLike, num_classes: int | None = None) -> np.ndarray:
@@ -25,7 +26,11 @@ def one_hot(y: ArrayLike, num_classes: int | None = None) -> np.ndarray:
 def train_val_split(
     X: ArrayLike, y: ArrayLike, val_fraction: float = 0.2, seed: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A random split, returned as ``X_train, X_val, y_train, y_val`` (scikit-learn's order)."""
+    """A random split, returned as ``X_train, X_val, y_train, y_val`` (scikit-learn's order).
+
+    The order comes from ``np.random.default_rng(seed)`` or, without a seed, from the library's
+    generator (``cr.manual_seed``).
+    """
     X, y = np.asarray(X), np.asarray(y)
     if len(X) != len(y):
         raise ValueError(f"train_val_split: X has {len(X)} samples but y has {len(y)}")
@@ -35,6 +40,7 @@ def train_val_split(
     n_val = max(1, int(round(count * val_fraction)))
     if n_val >= count:
         raise ValueError(f"train_val_split: {count} samples are too few to split")
-    order = np.random.default_rng(seed).permutation(count)
+    rng = np.random.default_rng(seed) if seed is not None else default_generator()
+    order = rng.permutation(count)
     val, train = order[:n_val], order[n_val:]
     return X[train], X[val], y[train], y[val]
