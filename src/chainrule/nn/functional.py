@@ -23,6 +23,15 @@ def _check_reduction(reduction: str, loss: str) -> None:
         raise ValueError(f"{loss}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
+def _reduce_values(losses: np.ndarray, reduction: str) -> np.ndarray:
+    """The forward of a fused loss: per-sample losses averaged, summed or kept."""
+    if reduction == "mean":
+        return np.asarray(losses.mean())
+    if reduction == "sum":
+        return np.asarray(losses.sum())
+    return losses
+
+
 def _per_sample_cotangent(g: Any, reduction: str, count: int) -> Any:
     """The cotangent of each sample's loss, given the cotangent of the reduced loss."""
     if reduction == "mean":
@@ -170,7 +179,7 @@ def cross_entropy(
         q = labels * (1 - label_smoothing) + label_smoothing / classes
         losses = -(q * log_probs).sum(axis=-1)
     count = losses.size
-    out = losses.mean() if reduction == "mean" else losses.sum() if reduction == "sum" else losses
+    out = _reduce_values(losses, reduction)
 
     def target_distribution(dtype: np.dtype) -> np.ndarray:
         if not indices:
@@ -236,7 +245,7 @@ def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Te
         log_not_p = np.maximum(np.log1p(-p.data), -100)
     losses = -(t.data * log_p + (1 - t.data) * log_not_p)
     count = losses.size
-    out = losses.mean() if reduction == "mean" else losses.sum() if reduction == "sum" else losses
+    out = _reduce_values(losses, reduction)
 
     def vjp_p(g: Any, p: Any, t: Any, out: Any) -> Any:
         scale = _per_sample_cotangent(g, reduction, count)
@@ -266,7 +275,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "
         )
     losses = np.maximum(z.data, 0) - z.data * t.data + np.log1p(np.exp(-np.abs(z.data)))
     count = losses.size
-    out = losses.mean() if reduction == "mean" else losses.sum() if reduction == "sum" else losses
+    out = _reduce_values(losses, reduction)
 
     def vjp_z(g: Any, z: Any, t: Any, out: Any) -> Any:
         probabilities = ops.sigmoid(z) if isinstance(z, Tensor) else ops.sigmoid(z).data
