@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, flush_tiny, gradient_with_decay, work_buffer
+from ._kernels import adam_settings, flat, kernel
+from .optimizer import (
+    Optimizer,
+    flush_threshold,
+    flush_tiny,
+    gradient_with_decay,
+    work_buffer,
+)
 
 
 class Adam(Optimizer):
@@ -60,12 +67,31 @@ class Adam(Optimizer):
                     state["max_exp_avg_sq"] = np.zeros_like(p.data)
             state["step"] += 1
             step = state["step"]
+            bias_correction1 = 1 - beta1**step
+            bias_correction2 = 1 - beta2**step
+            m, v = state["exp_avg"], state["exp_avg_sq"]
+            decay = group["weight_decay"]
+            fused = None if group["amsgrad"] else kernel("adam", p.data, p.grad.data, m, v)  # type: ignore[union-attr]
+            if fused is not None:
+                settings = adam_settings(
+                    p.data.dtype,
+                    step_size=lr / bias_correction1,
+                    beta1=beta1,
+                    beta2=beta2,
+                    eps=group["eps"],
+                    inv_sqrt_bias_correction2=1 / math.sqrt(bias_correction2),
+                    weight_decay=0.0 if self._decoupled else decay,
+                    shrink=1 - lr * decay if self._decoupled else 1.0,
+                    flush_below=flush_threshold(p.data.dtype),
+                )
+                fused(flat(p.data), flat(p.grad.data), flat(m), flat(v), settings)  # type: ignore[union-attr]
+                continue
             if self._decoupled:
-                p.data *= 1 - lr * group["weight_decay"]
+                p.data *= 1 - lr * decay
                 g = p.grad.data  # type: ignore[union-attr]
             else:
-                g = gradient_with_decay(p, group["weight_decay"], state)
-            m, v, scratch = state["exp_avg"], state["exp_avg_sq"], work_buffer(state, "_scratch", p)
+                g = gradient_with_decay(p, decay, state)
+            scratch = work_buffer(state, "_scratch", p)
             m *= beta1
             np.multiply(g, 1 - beta1, out=scratch)
             m += scratch
@@ -77,8 +103,6 @@ class Adam(Optimizer):
             if group["amsgrad"]:
                 np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
                 v = state["max_exp_avg_sq"]
-            bias_correction1 = 1 - beta1**step
-            bias_correction2 = 1 - beta2**step
             np.sqrt(v, out=scratch)
             scratch /= math.sqrt(bias_correction2)
             scratch += group["eps"]

@@ -179,13 +179,22 @@ def gradient_with_decay(p: Tensor, weight_decay: float, state: dict[str, Any]) -
 # smallest normal number are set to zero; between two flushes a value shrinks by at most
 # 0.9**64 ~ 1e-3, so it never becomes subnormal. The values flushed are far below anything
 # that changes a float32 update.
+# Fused kernels (``_kernels``) flush as they go: a value that falls below the smallest normal
+# number is stored as zero. ``FLUSH_SUBNORMALS = False`` turns both off (the tests use it to
+# show that the trap is real).
 FLUSH_EVERY = 64
 FLUSH_BELOW = 2.0**24
+FLUSH_SUBNORMALS = True
+
+
+def flush_threshold(dtype: np.dtype[Any]) -> float:
+    """The magnitude below which a fused kernel stores zero: the smallest normal number."""
+    return float(np.finfo(dtype).tiny) if FLUSH_SUBNORMALS else 0.0
 
 
 def flush_tiny(step: int, *arrays: np.ndarray) -> None:
     """Zero the values of ``arrays`` that are close to subnormal, every ``FLUSH_EVERY`` steps."""
-    if step % FLUSH_EVERY:
+    if step % FLUSH_EVERY or not FLUSH_SUBNORMALS:
         return
     for array in arrays:
         threshold = np.finfo(array.dtype).tiny * FLUSH_BELOW

@@ -1,0 +1,103 @@
+"""Fused optimiser kernels: one pass over a parameter instead of a dozen NumPy passes.
+
+An Adam step written with NumPy ufuncs reads and writes the parameter's arrays about twelve
+times; as one compiled loop it reads each element once. On B1 (235,146 float32 parameters) that is
+about 290 µs against 55 µs per step, a quarter of an epoch (``benchmarks/README.md``). The loops
+are compiled by Numba on first use (and cached on disk); where Numba is missing, or the arrays are
+not contiguous, or ``CHAINRULE_KERNELS=numpy`` is set, the optimisers take their NumPy path, which
+computes the same update up to float32 rounding.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+_KERNELS: dict[str, Callable[..., None]] | None = None
+_SUPPORTED = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _compile() -> dict[str, Callable[..., None]]:
+    """Build the kernels with Numba; an empty dict when Numba cannot be used."""
+    if os.environ.get("CHAINRULE_KERNELS", "").lower() == "numpy":
+        return {}
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency; this is the safety net
+        return {}
+
+    # No 'nnan'/'ninf': a NaN gradient must stay NaN so that divergence is seen, not optimised
+    # away. error_model="numpy" lets the loop vectorise (no ZeroDivisionError checks).
+    jit = numba.njit(
+        fastmath={"nsz", "arcp", "contract", "afn", "reassoc"},
+        error_model="numpy",
+        nogil=True,
+        cache=True,
+    )
+
+    def adam(p: Any, g: Any, m: Any, v: Any, settings: Any) -> None:
+        # The settings arrive as an array of the parameters' dtype (see ``adam_settings``), so
+        # a float32 loop stays float32, and one array is cheaper to pass than eleven scalars.
+        step_size, beta1, keep1, beta2, keep2 = (
+            settings[0],
+            settings[1],
+            settings[2],
+            settings[3],
+            settings[4],
+        )
+        eps, inv_sqrt_bias_correction2, weight_decay = settings[5], settings[6], settings[7]
+        shrink, flush_below, zero = settings[8], settings[9], settings[10]
+        for i in range(p.size):
+            gi = g[i]
+            if weight_decay != zero:
+                gi += weight_decay * p[i]
+            mi = beta1 * m[i] + keep1 * gi
+            vi = beta2 * v[i] + keep2 * gi * gi
+            if abs(mi) < flush_below:
+                mi = zero
+            if vi < flush_below:
+                vi = zero
+            m[i] = mi
+            v[i] = vi
+            p[i] = p[i] * shrink - step_size * mi / (np.sqrt(vi) * inv_sqrt_bias_correction2 + eps)
+
+    return {"adam": jit(adam)}
+
+
+def kernel(name: str, *arrays: np.ndarray) -> Callable[..., None] | None:
+    """The compiled kernel ``name`` if it can run on ``arrays`` (same float dtype, contiguous),
+    else None and the caller takes its NumPy path."""
+    global _KERNELS
+    dtype = arrays[0].dtype
+    if dtype not in _SUPPORTED:
+        return None
+    for array in arrays:
+        if array.dtype != dtype or not array.flags.c_contiguous:
+            return None
+    if _KERNELS is None:
+        _KERNELS = _compile()
+    return _KERNELS.get(name)
+
+
+def adam_settings(
+    dtype: np.dtype[Any],
+    step_size: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    inv_sqrt_bias_correction2: float,
+    weight_decay: float,
+    shrink: float,
+    flush_below: float,
+) -> np.ndarray:
+    """The ``adam`` kernel's scalar settings, in its order and dtype."""
+    values = (step_size, beta1, 1 - beta1, beta2, 1 - beta2, eps, inv_sqrt_bias_correction2)
+    return np.array(values + (weight_decay, shrink, flush_below, 0.0), dtype=dtype)
+
+
+def flat(array: np.ndarray) -> np.ndarray:
+    """A 1-D view of a contiguous array (the kernels loop over one axis)."""
+    return array.reshape(-1)
