@@ -9,7 +9,7 @@ differences.
 from . import tensor as _tensor  # noqa: F401
 
 # isort: split
-from . import data, nn, optim
+from . import classic, data, nn, optim
 from ._graph import FreedGraphError, enable_grad, is_grad_enabled, no_grad
 from .creation import arange, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .dtypes import get_default_dtype, set_default_dtype
@@ -68,6 +68,7 @@ __all__ = [
     "arange",
     "as_tensor",
     "broadcast_to",
+    "classic",
     "clip",
     "concatenate",
     "data",
