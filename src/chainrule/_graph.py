@@ -242,15 +242,18 @@ def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool, handed: set[int])
     so it is copied unless it is a fresh array that no other leaf has received; with
     ``create_graph`` the copy is a recorded identity, so it stays differentiable.
     """
-    from .ops import positive  # noqa: PLC0415  (the ops are built on this module)
-    from .tensor import Tensor
+    tensor_type = type(leaf)  # Tensor, without importing the module built on this one
+    if isinstance(g, tensor_type):
+        if create_graph:
+            from .ops import positive  # noqa: PLC0415  (the ops are built on this module)
 
-    if isinstance(g, Tensor):
-        grad = positive(g) if create_graph else Tensor._wrap(g.data.copy())
+            grad = positive(g)
+        else:
+            grad = tensor_type._wrap(g.data.copy())
     elif type(g) is np.ndarray and g.base is None and g.flags.writeable and id(g) not in handed:
-        grad = Tensor._wrap(g)
+        grad = tensor_type._wrap(g)
     else:
-        grad = Tensor._wrap(np.array(g))
+        grad = tensor_type._wrap(np.array(g))
     handed.add(id(grad.data))
     if leaf.grad is None:
         leaf.grad = grad

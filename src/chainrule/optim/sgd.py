@@ -60,28 +60,48 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place."""
-        for group, p, state in self._each():
-            lr, momentum = group["lr"], group["momentum"]
-            scratch = work_buffer(state, "_scratch", p)
-            g = gradient_with_decay(p, group["weight_decay"], state)
-            if momentum:
-                buffer = state.get("momentum_buffer")
-                if buffer is None:
-                    state["momentum_buffer"] = buffer = g.copy()
+        index = 0
+        for group in self.param_groups:
+            plain = not group["momentum"] and not group["weight_decay"]
+            lr = group["lr"]
+            for p in group["params"]:
+                state = self.state[index]
+                index += 1
+                if p.grad is None:
+                    continue
+                if plain:
+                    # w ← w - lr·g, the common full-batch and minibatch case, in two passes
+                    scratch = state.get("_scratch")
+                    if scratch is None:
+                        state["_scratch"] = scratch = np.empty_like(p.data)
+                    np.multiply(p.grad.data, lr, out=scratch)
+                    p.data -= scratch
                 else:
-                    state["step"] = state.get("step", 0) + 1
-                    flush_tiny(state["step"], buffer)
-                    buffer *= momentum
-                    if group["dampening"]:
-                        np.multiply(g, 1 - group["dampening"], out=scratch)
-                        buffer += scratch
-                    else:
-                        buffer += g
-                if group["nesterov"]:
-                    np.multiply(buffer, momentum, out=scratch)
-                    scratch += g
-                    g = scratch
+                    self._momentum_step(group, p, state)
+                p._mark_modified()
+
+    def _momentum_step(self, group: dict[str, Any], p: Any, state: dict[str, Any]) -> None:
+        lr, momentum = group["lr"], group["momentum"]
+        scratch = work_buffer(state, "_scratch", p)
+        g = gradient_with_decay(p, group["weight_decay"], state)
+        if momentum:
+            buffer = state.get("momentum_buffer")
+            if buffer is None:
+                state["momentum_buffer"] = buffer = g.copy()
+            else:
+                state["step"] = state.get("step", 0) + 1
+                flush_tiny(state["step"], buffer)
+                buffer *= momentum
+                if group["dampening"]:
+                    np.multiply(g, 1 - group["dampening"], out=scratch)
+                    buffer += scratch
                 else:
-                    g = buffer
-            np.multiply(g, lr, out=scratch)
-            p.data -= scratch
+                    buffer += g
+            if group["nesterov"]:
+                np.multiply(buffer, momentum, out=scratch)
+                scratch += g
+                g = scratch
+            else:
+                g = buffer
+        np.multiply(g, lr, out=scratch)
+        p.data -= scratch
