@@ -2,15 +2,22 @@
 
 784-256-128-10 ReLU MLP, softmax cross-entropy, Adam lr 1e-3, batch 128, shuffled every epoch,
 5 epochs, float32. Epochs are interleaved across libraries (epoch 1 of each, then epoch 2 of
-each, ...). Prints first-epoch seconds, the median of epochs 2-5 with min-max, the ratio to
-PyTorch eager within each round, test accuracy after the last epoch, and the GEMM floor: the
-time of only the matrix products one epoch needs. Run:
-python benchmarks/b1_mlp_training.py [--threads 2] [--epochs 5]
+each, ...). Prints first-epoch seconds (for JAX this includes compiling the train step), the
+median of epochs 2-5 with min-max, the ratio to PyTorch eager within each round, test accuracy
+after the last epoch, and the GEMM floor: the time of only the matrix products one epoch needs.
+Contestants: chainrule, pytorch eager, pytorch eager fused adam, jax jit, scikit-learn (peers
+that are not installed are left out). Run:
+python benchmarks/b1_mlp_training.py [--threads 2] [--epochs 5] [--only chainrule,jax jit]
+
+Each library is imported only when its contestant is built, so that ``b2_memory_import.py`` can
+train one library per process without the others' imports in its peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import statistics
 import sys
 import time
@@ -22,14 +29,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _harness import limit_threads, versions  # noqa: E402
 
-import chainrule as cr  # noqa: E402
-from chainrule import data, nn, optim  # noqa: E402
-
 SIZES = (784, 256, 128, 10)
 BATCH = 128
 
 
 def load() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from chainrule import data
+
     X_train, y_train = data.load_fashion_mnist("train")
     X_test, y_test = data.load_fashion_mnist("test")
     scale = np.float32(1 / 255)
@@ -55,6 +61,10 @@ class Chainrule(Contestant):
     name = "chainrule"
 
     def __init__(self, X, y, X_test, y_test) -> None:
+        import chainrule as cr
+        from chainrule import data, nn, optim
+
+        self.cr = cr
         cr.manual_seed(0)
         self.model = nn.mlp(784, [256, 128], 10)
         self.optimizer = optim.Adam(self.model.parameters(), lr=1e-3)
@@ -69,7 +79,7 @@ class Chainrule(Contestant):
             self.optimizer.step()
 
     def accuracy(self) -> float:
-        with cr.no_grad():
+        with self.cr.no_grad():
             scores = self.model(self.X_test).data
         return float((scores.argmax(axis=1) == self.y_test).mean())
 
@@ -108,6 +118,73 @@ class Torch(Contestant):
         return float((scores.argmax(dim=1) == self.y_test).float().mean())
 
 
+class Jax(Contestant):
+    """The whole train step (forward, backward, Adam written in jax.numpy) jitted; batches
+    gathered with NumPy in the order of a NumPy permutation per epoch."""
+
+    name = "jax jit"
+
+    def __init__(self, X, y, X_test, y_test) -> None:
+        import jax
+        import jax.numpy as jnp
+
+        rng = np.random.default_rng(0)
+        params = []
+        for n_in, n_out in zip(SIZES, SIZES[1:]):
+            bound = 1 / np.sqrt(n_in)  # PyTorch's Linear initialisation
+            params.append(
+                (
+                    jnp.asarray(rng.uniform(-bound, bound, (n_in, n_out)).astype(np.float32)),
+                    jnp.asarray(rng.uniform(-bound, bound, n_out).astype(np.float32)),
+                )
+            )
+        self.params = params
+        m, v = (jax.tree_util.tree_map(jnp.zeros_like, params) for _ in range(2))
+        self.state = (m, v, jnp.zeros((), jnp.float32))
+        lr, beta1, beta2, eps = 1e-3, 0.9, 0.999, 1e-8
+
+        def forward(params, X):
+            for w, b in params[:-1]:
+                X = jax.nn.relu(X @ w + b)
+            w, b = params[-1]
+            return X @ w + b
+
+        def loss(params, X, y):
+            log_p = jax.nn.log_softmax(forward(params, X))
+            return -jnp.mean(jnp.take_along_axis(log_p, y[:, None], axis=1))
+
+        def step(params, state, X, y):
+            m, v, t = state
+            grads = jax.grad(loss)(params, X, y)
+            t = t + 1
+            m = jax.tree_util.tree_map(lambda m, g: beta1 * m + (1 - beta1) * g, m, grads)
+            v = jax.tree_util.tree_map(lambda v, g: beta2 * v + (1 - beta2) * g * g, v, grads)
+            step_size = lr / (1 - beta1**t)
+            correction = jnp.sqrt(1 - beta2**t)
+            params = jax.tree_util.tree_map(
+                lambda p, m, v: p - step_size * m / (jnp.sqrt(v) / correction + eps), params, m, v
+            )
+            return params, (m, v, t)
+
+        self.jax = jax
+        self.step = jax.jit(step, donate_argnums=(0, 1))
+        self.forward = jax.jit(forward)
+        self.X, self.y, self.X_test, self.y_test = X, y, X_test, y_test
+        self.rng = np.random.default_rng(0)
+
+    def epoch(self) -> None:
+        order = self.rng.permutation(len(self.X))
+        params, state, step, X, y = self.params, self.state, self.step, self.X, self.y
+        for start in range(0, len(order), BATCH):
+            batch = order[start : start + BATCH]
+            params, state = step(params, state, X[batch], y[batch])
+        self.params, self.state = self.jax.block_until_ready((params, state))
+
+    def accuracy(self) -> float:
+        scores = np.asarray(self.forward(self.params, self.X_test))
+        return float((scores.argmax(axis=1) == self.y_test).mean())
+
+
 class Sklearn(Contestant):
     name = "scikit-learn"
 
@@ -136,6 +213,37 @@ class Sklearn(Contestant):
 
     def accuracy(self) -> float:
         return float(self.model.score(self.X_test, self.y_test))
+
+
+# name -> (module that must be importable, maker taking X, y, X_test, y_test), in table order.
+MAKERS: dict[str, tuple[str, Callable[..., Contestant]]] = {
+    "chainrule": ("chainrule", Chainrule),
+    "pytorch eager": ("torch", functools.partial(Torch, fused=False)),
+    "pytorch eager fused adam": ("torch", functools.partial(Torch, fused=True)),
+    "jax jit": ("jax", Jax),
+    "scikit-learn": ("sklearn", Sklearn),
+}
+
+LABELS = {"sklearn": "scikit-learn"}
+
+
+def available(names: list[str] | None = None) -> dict[str, tuple[str, Callable[..., Contestant]]]:
+    """The makers of ``names`` (all by default) whose library imports, after checking the
+    names."""
+    if names is not None:
+        unknown = [name for name in names if name not in MAKERS]
+        if unknown:
+            raise SystemExit(f"unknown contestant(s) {unknown}; choose from {list(MAKERS)}")
+    chosen = {}
+    for name, (module, maker) in MAKERS.items():
+        if names is not None and name not in names:
+            continue
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+        chosen[name] = (module, maker)
+    return chosen
 
 
 def gemm_floor(X: np.ndarray, repeat: int = 3) -> float:
@@ -168,30 +276,16 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated contestant names")
     args = parser.parse_args()
     limit_threads(args.threads)
+    import chainrule as cr
+
+    chosen = available(args.only.split(",") if args.only else None)
     X, y, X_test, y_test = load()
-    makers: list[Callable[[], Contestant]] = [lambda: Chainrule(X, y, X_test, y_test)]
-    peers = {}
-    try:
-        import torch
-
-        peers["torch"] = torch.__version__
-        makers += [
-            lambda: Torch(X, y, X_test, y_test, fused=False),
-            lambda: Torch(X, y, X_test, y_test, fused=True),
-        ]
-    except ImportError:
-        pass
-    try:
-        import sklearn
-
-        peers["scikit-learn"] = sklearn.__version__
-        makers.append(lambda: Sklearn(X, y, X_test, y_test))
-    except ImportError:
-        pass
-    contestants = [make() for make in makers]
-    if args.only:
-        wanted = set(args.only.split(","))
-        contestants = [c for c in contestants if c.name in wanted]
+    peers = {
+        LABELS.get(module, module): importlib.import_module(module).__version__
+        for module, _ in chosen.values()
+        if module != "chainrule"
+    }
+    contestants = [maker(X, y, X_test, y_test) for _, maker in chosen.values()]
     times: dict[str, list[float]] = {c.name: [] for c in contestants}
     for _ in range(args.epochs):
         for contestant in contestants:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -370,7 +371,7 @@ def _serve(monkeypatch: pytest.MonkeyPatch, files: dict[str, bytes]) -> list[str
         asked.append(url)
         return _Response(files[url.rsplit("/", 1)[1]])
 
-    monkeypatch.setattr(idx_module.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
     return asked
 
 

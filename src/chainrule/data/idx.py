@@ -10,8 +10,6 @@ import gzip
 import math
 import os
 import tempfile
-import urllib.error
-import urllib.request
 import zlib
 from pathlib import Path
 
@@ -128,6 +126,9 @@ def _download(name: str, stem: str) -> Path:
     says no and IDXError when what arrives is damaged (nothing is kept then)."""
     target = _cache_dir() / name / f"{stem}.gz"
     url = _SOURCES[name] + f"{stem}.gz"
+    # Imported here: urllib.request pulls in http, email and ssl (15 ms of every import).
+    import urllib.request  # noqa: PLC0415
+
     with urllib.request.urlopen(url, timeout=20) as response:
         content = response.read()
     try:
@@ -163,7 +164,7 @@ def _load(
         if found is None and download:
             try:
                 found = _download(name, stem)
-            except (OSError, urllib.error.URLError):
+            except OSError:  # urllib's URLError included
                 found = None
         if found is None:
             looked = ", ".join(str(d) for d in dirs)

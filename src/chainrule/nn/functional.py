@@ -78,7 +78,30 @@ def _linear_vjp_weight(g: Any, x: Any, weight: Any, *rest: Any) -> Any:
 
 
 def _linear_vjp_bias(g: Any, x: Any, weight: Any, *rest: Any) -> Any:
-    return g.reshape((-1, weight.shape[0])).sum(axis=0) if g.ndim != 1 else g
+    if g.ndim == 1:
+        return g
+    rows = g.reshape((-1, weight.shape[0]))
+    if isinstance(rows, Tensor):
+        return rows.sum(axis=0)
+    # A row of ones times g: the column sums, several times faster than sum(axis=0) on the
+    # narrow arrays of a layer (a GEMV instead of a strided reduction).
+    return _ones(rows.shape[0], rows.dtype) @ rows
+
+
+_ONES: dict[tuple[int, np.dtype[Any]], np.ndarray] = {}
+
+
+def _ones(length: int, dtype: np.dtype[Any]) -> np.ndarray:
+    """A shared read-only vector of ones (one per batch size and dtype seen)."""
+    key = (length, dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) > 64:
+            _ONES.clear()
+        ones = np.ones(length, dtype)
+        ones.flags.writeable = False
+        _ONES[key] = ones
+    return ones
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
