@@ -56,59 +56,77 @@ class Adam(Optimizer):
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place."""
-        for group, p, state in self._each():
-            beta1, beta2 = group["betas"]
-            lr = group["lr"]
-            if "exp_avg" not in state:
-                state["step"] = 0
-                state["exp_avg"] = np.zeros_like(p.data)
-                state["exp_avg_sq"] = np.zeros_like(p.data)
-                if group["amsgrad"]:
-                    state["max_exp_avg_sq"] = np.zeros_like(p.data)
-            state["step"] += 1
-            step = state["step"]
-            bias_correction1 = 1 - beta1**step
-            bias_correction2 = 1 - beta2**step
-            m, v = state["exp_avg"], state["exp_avg_sq"]
-            decay = group["weight_decay"]
-            fused = None if group["amsgrad"] else kernel("adam", p.data, p.grad.data, m, v)  # type: ignore[union-attr]
-            if fused is not None:
-                settings = adam_settings(
-                    p.data.dtype,
-                    step_size=lr / bias_correction1,
-                    beta1=beta1,
-                    beta2=beta2,
-                    eps=group["eps"],
-                    inv_sqrt_bias_correction2=1 / math.sqrt(bias_correction2),
-                    weight_decay=0.0 if self._decoupled else decay,
-                    shrink=1 - lr * decay if self._decoupled else 1.0,
-                    flush_below=flush_threshold(p.data.dtype),
-                )
-                fused(flat(p.data), flat(p.grad.data), flat(m), flat(v), settings)  # type: ignore[union-attr]
-                continue
-            if self._decoupled:
-                p.data *= 1 - lr * decay
-                g = p.grad.data  # type: ignore[union-attr]
-            else:
-                g = gradient_with_decay(p, decay, state)
-            scratch = work_buffer(state, "_scratch", p)
-            m *= beta1
-            np.multiply(g, 1 - beta1, out=scratch)
-            m += scratch
-            v *= beta2
-            np.multiply(g, g, out=scratch)
-            scratch *= 1 - beta2
-            v += scratch
-            flush_tiny(step, m, v)
-            if group["amsgrad"]:
-                np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-                v = state["max_exp_avg_sq"]
-            np.sqrt(v, out=scratch)
-            scratch /= math.sqrt(bias_correction2)
-            scratch += group["eps"]
-            np.divide(m, scratch, out=scratch)
-            scratch *= lr / bias_correction1
-            p.data -= scratch
+        index = 0
+        for group in self.param_groups:
+            # The fused kernel's settings depend only on the step count and dtype: built once
+            # for all the parameters of a group that share them (usually all of them).
+            settings: dict[tuple[int, np.dtype[Any]], np.ndarray] = {}
+            for p in group["params"]:
+                state = self.state[index]
+                index += 1
+                if p.grad is None:
+                    continue
+                if "exp_avg" not in state:
+                    state["step"] = 0
+                    state["exp_avg"] = np.zeros_like(p.data)
+                    state["exp_avg_sq"] = np.zeros_like(p.data)
+                    if group["amsgrad"]:
+                        state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                state["step"] += 1
+                m, v, grad = state["exp_avg"], state["exp_avg_sq"], p.grad.data
+                fused = None if group["amsgrad"] else kernel("adam", p.data, grad, m, v)
+                if fused is None:
+                    self._numpy_step(group, p, state)
+                else:
+                    key = (state["step"], p.data.dtype)
+                    if key not in settings:
+                        settings[key] = self._kernel_settings(group, *key)
+                    fused(flat(p.data), flat(grad), flat(m), flat(v), settings[key])
+                p._mark_modified()
+
+    def _kernel_settings(self, group: dict[str, Any], step: int, dtype: np.dtype[Any]) -> Any:
+        beta1, beta2 = group["betas"]
+        lr, decay = group["lr"], group["weight_decay"]
+        return adam_settings(
+            dtype,
+            step_size=lr / (1 - beta1**step),
+            beta1=beta1,
+            beta2=beta2,
+            eps=group["eps"],
+            inv_sqrt_bias_correction2=1 / math.sqrt(1 - beta2**step),
+            weight_decay=0.0 if self._decoupled else decay,
+            shrink=1 - lr * decay if self._decoupled else 1.0,
+            flush_below=flush_threshold(dtype),
+        )
+
+    def _numpy_step(self, group: dict[str, Any], p: Any, state: dict[str, Any]) -> None:
+        """The same update in NumPy passes (amsgrad, non-contiguous arrays, no Numba)."""
+        beta1, beta2 = group["betas"]
+        lr, decay, step = group["lr"], group["weight_decay"], state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        if self._decoupled:
+            p.data *= 1 - lr * decay
+            g = p.grad.data
+        else:
+            g = gradient_with_decay(p, decay, state)
+        scratch = work_buffer(state, "_scratch", p)
+        m *= beta1
+        np.multiply(g, 1 - beta1, out=scratch)
+        m += scratch
+        v *= beta2
+        np.multiply(g, g, out=scratch)
+        scratch *= 1 - beta2
+        v += scratch
+        flush_tiny(step, m, v)
+        if group["amsgrad"]:
+            np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            v = state["max_exp_avg_sq"]
+        np.sqrt(v, out=scratch)
+        scratch /= math.sqrt(1 - beta2**step)
+        scratch += group["eps"]
+        np.divide(m, scratch, out=scratch)
+        scratch *= lr / (1 - beta1**step)
+        p.data -= scratch
 
 
 class AdamW(Adam):
