@@ -13,6 +13,7 @@ from . import classic, data, nn, optim
 from ._graph import FreedGraphError, enable_grad, is_grad_enabled, no_grad
 from .creation import arange, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .dtypes import get_default_dtype, set_default_dtype
+from .explain import Explanation, explain
 from .gradcheck import GradcheckReport, gradcheck, numerical_grad
 from .io import load, save
 from .ops import (
@@ -80,6 +81,8 @@ __all__ = [
     "full",
     "get_default_dtype",
     "grad",
+    "explain",
+    "Explanation",
     "gradcheck",
     "hessian",
     "hvp",
