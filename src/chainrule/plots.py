@@ -6,6 +6,8 @@ that ``import chainrule`` stays light; matplotlib comes with the ``cli`` extra.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -139,8 +141,56 @@ def animate_boundaries(
     return target
 
 
+def plot_gradient_norms(
+    grad_norms: dict[str, list[float]],
+    path: str | Path,
+    title: str = "gradient norm per layer",
+    problems: Sequence[str] = (),
+) -> Path:
+    """Each layer's gradient norm per epoch (``History.grad_norms``), log scale, so vanishing
+    (a curve far below the others) and exploding gradients can be seen; PNG."""
+    if not grad_norms:
+        raise ValueError("plot_gradient_norms: no gradient norms (train with GradientNormMonitor)")
+    figure = _figure(7, 4.5)
+    axes = figure.subplots()
+    colours = _layer_colours(len(grad_norms))
+    for (layer, norms), colour in zip(grad_norms.items(), colours):
+        epochs = np.arange(1, len(norms) + 1)
+        shown = np.where(np.asarray(norms) > 0, norms, np.nan)  # zero has no place on a log axis
+        axes.plot(epochs, shown, marker="o", markersize=3, color=colour, label=f"layer {layer}")
+    axes.set_yscale("log")
+    axes.set(xlabel="epoch", ylabel="gradient norm (mean over batches)", title=title)
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.grid(alpha=0.3, which="both")
+    axes.legend(fontsize="small", ncols=2 if len(grad_norms) > 6 else 1)
+    if problems:
+        # Below the plot, where it covers no curve; bbox_inches="tight" keeps it in the file.
+        figure.text(
+            0.01, -0.01, "\n".join(problems[:6]), fontsize="small", va="top", color="firebrick"
+        )
+    return _save(figure, path)
+
+
+def _layer_colours(count: int) -> list[Any]:
+    """Colours from the first layer (dark) to the last (light), so depth reads at a glance."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    return [cmap(i / max(count - 1, 1) * 0.9) for i in range(count)]
+
+
 def _save(figure: Any, path: str | Path) -> Path:
+    """Write the figure atomically: a half-written PNG never replaces a good one."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(target, bbox_inches="tight")
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.close(handle)
+    try:
+        figure.savefig(temporary, bbox_inches="tight", format=target.suffix.lstrip(".") or "png")
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return target
