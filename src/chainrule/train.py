@@ -16,6 +16,7 @@ from . import random as _random
 from ._graph import no_grad
 from .data.loader import DataLoader, TensorDataset
 from .io import read_archive, write_archive
+from .nn.constraints import max_norm_
 from .nn.losses import BCELoss
 from .nn.module import Module
 from .optim.optimizer import Optimizer
@@ -37,6 +38,8 @@ class History:
     epoch_seconds: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     grad_norms: dict[str, list[float]] = field(default_factory=dict)
+    param_change: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
     stopped_by: str = ""
     first_loss: float | None = None
 
@@ -139,6 +142,79 @@ class GradientNormMonitor(Callback):
         for layer, total in self._sums.items():
             state.history.grad_norms.setdefault(layer, []).append(total / max(self._count, 1))
         self._sums, self._count = {}, 0
+
+
+class StopOnParameterChange(Callback):
+    """Stop when an epoch moved the parameters by at most ``tol``: ‖w(t+1) - w(t)‖ <= tol,
+    the Euclidean norm over all parameters. Records each epoch's change in
+    ``history.param_change``; a run it stops has ``stopped_by == "param_change"``."""
+
+    def __init__(self, tol: float) -> None:
+        if not tol >= 0:
+            raise ValueError(f"StopOnParameterChange: tol must be >= 0, got {tol}")
+        self.tol = tol
+
+    def on_fit_begin(self, state: TrainingState) -> None:
+        self._before = [p.data.copy() for p in state.model.parameters()]
+
+    def on_epoch_end(self, state: TrainingState) -> None:
+        squared = 0.0
+        for before, p in zip(self._before, state.model.parameters()):
+            squared += float(np.sum(np.square(p.data - before, dtype=np.float64)))
+            np.copyto(before, p.data)
+        change = math.sqrt(squared)
+        state.history.param_change.append(change)
+        if change <= self.tol and not state.stop:
+            state.stop = "param_change"
+
+
+class StopOnGradientNorm(Callback):
+    """Stop when the gradient is small: ‖∇L(w)‖ <= ``tol``, with ∇L the mean of the epoch's
+    batch gradients (the exact gradient for full-batch descent). Records each epoch's norm in
+    ``history.grad_norm``; a run it stops has ``stopped_by == "grad_norm"``."""
+
+    def __init__(self, tol: float) -> None:
+        if not tol >= 0:
+            raise ValueError(f"StopOnGradientNorm: tol must be >= 0, got {tol}")
+        self.tol = tol
+
+    def on_fit_begin(self, state: TrainingState) -> None:
+        self._sums: list[np.ndarray] = [
+            np.zeros(p.shape, np.float64) for p in state.model.parameters()
+        ]
+        self._batches = 0
+
+    def on_batch_end(self, state: TrainingState) -> None:
+        for total, p in zip(self._sums, state.model.parameters()):
+            if p.grad is not None:
+                total += p.grad.data
+        self._batches += 1
+
+    def on_epoch_end(self, state: TrainingState) -> None:
+        batches = max(self._batches, 1)
+        norm = math.sqrt(sum(float(np.sum(np.square(t / batches))) for t in self._sums))
+        for total in self._sums:
+            total[...] = 0
+        self._batches = 0
+        state.history.grad_norm.append(norm)
+        if norm <= self.tol and not state.stop:
+            state.stop = "grad_norm"
+
+
+class MaxNorm(Callback):
+    """Max-norm regularisation: after every step, rescale each unit's incoming weights to
+    norm <= ``max_value`` (``nn.max_norm_``)."""
+
+    def __init__(self, max_value: float) -> None:
+        if not max_value > 0:
+            raise ValueError(f"MaxNorm: max_value must be positive, got {max_value}")
+        self.max_value = max_value
+
+    def on_fit_begin(self, state: TrainingState) -> None:
+        max_norm_(state.model, self.max_value)
+
+    def on_batch_end(self, state: TrainingState) -> None:
+        max_norm_(state.model, self.max_value)
 
 
 class Checkpoint(Callback):
@@ -296,6 +372,9 @@ def fit(
     scheduler: Any = None,
     divergence_factor: float = 1e3,
     resume_from: str | Path | None = None,
+    param_tol: float | None = None,
+    grad_tol: float | None = None,
+    max_norm: float | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_data`` and return the ``History``.
 
@@ -304,6 +383,13 @@ def fit(
     installed, ``progress`` shows a bar per epoch. ``scheduler`` (an ``lr_scheduler``) steps
     once per epoch. ``resume_from`` continues from a ``Checkpoint`` file.
 
+    Training stops after ``epochs`` epochs, or earlier when a callback says so (e.g.
+    ``EarlyStopping``), when an epoch changed the parameters by at most ``param_tol``
+    (‖w(t+1) - w(t)‖ <= param_tol), or when the epoch's mean gradient has norm at most
+    ``grad_tol``; ``history.stopped_by`` names the rule ("max_epochs", "early_stopping",
+    "param_change", "grad_norm"). ``max_norm`` keeps each unit's incoming weight vector at
+    norm <= max_norm after every step (``MaxNorm``).
+
     Raises
     ------
     TrainingDiverged
@@ -311,6 +397,13 @@ def fit(
         value; the message names the learning rate.
     """
     loader = _as_loader(train_data, batch_size, shuffle)
+    callbacks = list(callbacks)
+    if max_norm is not None:
+        callbacks.insert(0, MaxNorm(max_norm))  # first, so others see the constrained weights
+    if param_tol is not None:
+        callbacks.append(StopOnParameterChange(param_tol))
+    if grad_tol is not None:
+        callbacks.append(StopOnGradientNorm(grad_tol))
     state = TrainingState(model, optimizer, History(), loaders=[loader], callbacks=callbacks)
     if resume_from is not None and Path(resume_from).exists():
         load_checkpoint(resume_from, state)

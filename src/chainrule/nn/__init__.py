@@ -1,6 +1,7 @@
 """Neural-network building blocks: modules, layers, activations, losses, penalties, init."""
 
 from . import functional, init
+from .constraints import max_norm_
 from .layers import (
     Dropout,
     Identity,
@@ -49,5 +50,6 @@ __all__ = [
     "init",
     "l1_penalty",
     "l2_penalty",
+    "max_norm_",
     "mlp",
 ]
