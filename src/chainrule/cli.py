@@ -121,6 +121,35 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    import textwrap
+
+    from .demos import DEMOS, listing
+
+    if args.list or args.name is None:
+        print(listing())
+        return 0
+    demo = DEMOS[args.name]
+    if args.animate and not demo.animated:
+        print(f"chainrule demo: {demo.name} has no animation; --animate ignored", file=sys.stderr)
+    out = Path(args.out) if args.out else Path(f"demo-{demo.name}")
+    try:
+        result = demo.run(out, seed=args.seed, animate=args.animate and demo.animated)
+    except ImportError as error:
+        print(f"chainrule demo: {error}", file=sys.stderr)
+        return 1
+    print(textwrap.fill(result.summary(), width=100))
+    details = result.details()
+    if details:
+        print()
+        print(details)
+    print()
+    print("wrote:")
+    for path in result.files:
+        print(f"  {path}")
+    return 0
+
+
 def _int_list(text: str) -> list[int]:
     try:
         sizes = [int(part) for part in text.split(",") if part.strip()]
@@ -148,6 +177,7 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .demos import DEMOS
     from .experiment import DATASETS, OPTIMIZERS
     from .nn.models import ACTIVATIONS
 
@@ -202,6 +232,24 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="show a saved model's architecture and metadata")
     info.add_argument("model")
     info.set_defaults(handler=_info)
+
+    demo = commands.add_parser(
+        "demo",
+        help="lecture demonstrations: figures (and GIFs) with a few sentences about them",
+        description="Run one of the lecture demonstrations: it trains what it shows in a few "
+        "seconds, writes PNG figures (and a GIF with --animate) to --out, and says in a few "
+        "sentences what they show. Without NAME, or with --list, list the demonstrations.",
+    )
+    demo.add_argument(
+        "name", nargs="?", choices=list(DEMOS), metavar="NAME", help="which demonstration (--list)"
+    )
+    demo.add_argument("--list", action="store_true", help="list the demonstrations")
+    demo.add_argument("--out", metavar="DIR", help="output folder (default ./demo-NAME)")
+    demo.add_argument("--animate", action="store_true", help="also write a GIF, where it helps")
+    demo.add_argument(
+        "--seed", metavar="N", type=int, default=0, help="seed of the data and the weights"
+    )
+    demo.set_defaults(handler=_demo)
     return parser
 
 

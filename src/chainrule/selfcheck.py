@@ -107,6 +107,7 @@ OP_CASES: list[OpCase] = [
     OpCase("reshape", lambda x: ops.reshape(x, (4, 3)), _normal((2, 6))),
     OpCase("sigmoid", ops.sigmoid, _normal((3, 4))),
     OpCase("sign", lambda x: ops.sign(x) * x, _away_from_zero((3, 4))),
+    OpCase("heaviside", lambda x: ops.heaviside(x) * x, _away_from_zero((3, 4))),
     OpCase("softmax", lambda x: ops.softmax(x, axis=0), _normal((3, 4))),
     OpCase("sqrt", ops.sqrt, _uniform(0.2, 3.0, (3, 4))),
     OpCase("squeeze", lambda x: ops.squeeze(x, axis=1), _normal((3, 1, 4))),

@@ -12,6 +12,7 @@ from .layers import (
     Sigmoid,
     Sign,
     Softmax,
+    Step,
     Tanh,
 )
 from .losses import (
@@ -44,6 +45,7 @@ __all__ = [
     "Sigmoid",
     "Sign",
     "Softmax",
+    "Step",
     "Tanh",
     "elastic_net_penalty",
     "functional",

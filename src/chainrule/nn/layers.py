@@ -140,6 +140,16 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}"
 
 
+class Step(Module):
+    """The step 1[x > 0] in {0, 1}: a threshold unit (as in a tree turned into a network).
+
+    Like ``Sign``, its derivative is 0 wherever it exists, so no gradient passes through it.
+    """
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.heaviside(x)
+
+
 class Sign(Module):
     """sign(x) in {-1, 0, +1}: the threshold unit of the perceptron.
 

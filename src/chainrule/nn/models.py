@@ -6,7 +6,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .layers import Dropout, Identity, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Sign, Tanh
+from .layers import (
+    Dropout,
+    Identity,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Sign,
+    Step,
+    Tanh,
+)
 from .module import Module
 
 ACTIVATIONS: dict[str, type[Module]] = {
@@ -16,6 +27,7 @@ ACTIVATIONS: dict[str, type[Module]] = {
     "leaky_relu": LeakyReLU,
     "identity": Identity,
     "sign": Sign,
+    "step": Step,
 }
 
 

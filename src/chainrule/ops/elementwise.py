@@ -310,6 +310,15 @@ def sign(x: Any) -> Tensor:
     return Tensor._from_op(np.sign(x.data), (x,), (_sign_vjp,), "sign")
 
 
+def heaviside(x: Any) -> Tensor:
+    """The step 1[x > 0] (0 at 0): the threshold unit with outputs 0 and 1. Gradient: 0
+    everywhere it exists, like ``sign``."""
+    x = as_tensor(x)
+    out = (x.data > 0).astype(x.data.dtype if x.data.dtype.kind == "f" else np.float32)
+
+    return Tensor._from_op(out, (x,), (_sign_vjp,), "heaviside")
+
+
 def _tie_weights(x: Any, y: Any, dtype: np.dtype) -> Any:
     """1 where x wins, 0.5 at ties, 0 where y wins (ties split the gradient equally)."""
     return ((value(x) > value(y)).astype(dtype) + (value(x) >= value(y))) * 0.5
