@@ -51,6 +51,10 @@ def _train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
         data_path=args.data_path,
+        param_tol=args.param_tol,
+        grad_tol=args.grad_tol,
+        max_norm=args.max_norm,
+        diagnose=args.diagnose,
     )
     if args.resume and args.out is None:
         print("chainrule train: --resume needs --out DIR of the run to continue", file=sys.stderr)
@@ -72,9 +76,41 @@ def _train(args: argparse.Namespace) -> int:
         f"final training loss {history.train_loss[-1]:.4f}, "
         f"validation accuracy {history.val_accuracy[-1]:.2%}"
     )
+    if history.stopped_by != "max_epochs":
+        print(f"stopped by: {history.stopped_by.replace('_', ' ')}")
     print(f"test accuracy: {result.test_accuracy:.2%}")
+    if result.diagnosis is not None:
+        print(result.diagnosis)
     print(f"wrote {', '.join(str(path) for path in result.files)}")
     return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    import json
+
+    from .explain import explain, worked_example
+
+    loss, names = worked_example()
+    explanation = explain(loss, names=names)
+    if args.format == "markdown":
+        print(explanation.to_markdown())
+    elif args.format == "html":
+        print(explanation.to_html())
+    elif args.format == "json":
+        print(json.dumps(explanation.records(), indent=1))
+    else:
+        print(WORKED_EXAMPLE_INTRO)
+        print(explanation)
+    return 0
+
+
+WORKED_EXAMPLE_INTRO = """\
+A 2-2-1 network written neuron by neuron: inputs x1 = 0.5, x2 = -1.5; hidden neurons
+z_j = w_j1 x1 + w_j2 x2, a_j = sigmoid(z_j); output z3 = v1 a1 + v2 a2, y = sigmoid(z3); error
+E = (y - 1)^2 / 2. Read the table from the top: each row is one step of the backward pass. The
+"δ received" column is dE/d(node): at z3 it is the output delta (y - t) y (1 - y), at z1 and z2
+the hidden deltas sigmoid'(z_j) v_j δ3; a weight's δ is its gradient (e.g. dE/dw11 = x1 δ1).
+"""
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -208,6 +244,29 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--animate", action="store_true", help="GIF of the boundary (2-D data)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--param-tol",
+        type=_positive_float,
+        metavar="EPS",
+        help="stop when an epoch changes the parameters by at most EPS (Euclidean norm)",
+    )
+    train.add_argument(
+        "--grad-tol",
+        type=_positive_float,
+        metavar="EPS",
+        help="stop when the epoch's mean gradient has norm at most EPS",
+    )
+    train.add_argument(
+        "--max-norm",
+        type=_positive_float,
+        metavar="C",
+        help="max-norm regularisation: keep each unit's incoming weights at norm <= C",
+    )
+    train.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="report layers with vanishing or exploding gradients and dead ReLU units",
+    )
     train.set_defaults(handler=_train)
 
     check = commands.add_parser(
@@ -232,6 +291,15 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="show a saved model's architecture and metadata")
     info.add_argument("model")
     info.set_defaults(handler=_info)
+
+    explain = commands.add_parser(
+        "explain",
+        help="show the backward pass of a small worked example, step by step",
+        description="Backpropagation through a 2-2-1 sigmoid network written neuron by neuron, "
+        "as a table: each node's value, the delta it received and what it passed on.",
+    )
+    explain.add_argument("--format", choices=("text", "markdown", "html", "json"), default="text")
+    explain.set_defaults(handler=_explain)
 
     demo = commands.add_parser(
         "demo",

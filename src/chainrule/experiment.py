@@ -53,6 +53,10 @@ class RunConfig:
     seed: int = 0
     val_fraction: float = 0.1
     data_path: str | None = None
+    param_tol: float | None = None
+    grad_tol: float | None = None
+    max_norm: float | None = None
+    diagnose: bool = False
 
 
 # Defaults that train each data set well in seconds to a minute on a CPU.
@@ -71,6 +75,7 @@ class RunResult:
     test_loss: float
     out: Path
     files: list[Path] = field(default_factory=list)
+    diagnosis: Any = None
 
 
 def resolved(config: RunConfig) -> RunConfig:
@@ -161,9 +166,21 @@ def run(
         callbacks=callbacks,
         progress=progress,
         resume_from=checkpoint if resume else None,
+        param_tol=config.param_tol,
+        grad_tol=config.grad_tol,
+        max_norm=config.max_norm,
     )
     test_loss, test_accuracy = evaluate(model, loss_fn, (X_test, y_test))
     files = [folder / "model.npz", folder / "metrics.json"]
+    diagnosis = None
+    if config.diagnose:
+        from .diagnostics import diagnose
+
+        # Dead units are judged on up to 1,000 training samples; gradient norms are the last
+        # epoch's averages from the monitor.
+        diagnosis = diagnose(model, loss_fn, X_fit[:1000], y_fit[:1000], history=history)
+        files.append(folder / "diagnosis.json")
+        _write_json(files[-1], diagnosis.to_dict())
     io.save(
         model,
         files[0],
@@ -188,6 +205,15 @@ def run(
             f"{config.data}: MLP {X_train.shape[1]}-{'-'.join(map(str, config.hidden))}-{classes}"
         )
         files.append(pictures.plot_history(history, folder / "training.png", title))
+        if history.grad_norms:
+            files.append(
+                pictures.plot_gradient_norms(
+                    history.grad_norms,
+                    folder / "gradient_norms.png",
+                    f"{title}: gradient norm per layer",
+                    problems=diagnosis.problems if diagnosis is not None else (),
+                )
+            )
         if X_train.shape[1] == 2:
             files.append(
                 pictures.plot_decision_boundary(
@@ -204,7 +230,7 @@ def run(
                         snapshots, X_train, y_train, folder / "boundary.gif"
                     )
                 )
-    return RunResult(history, test_accuracy, test_loss, folder, files)
+    return RunResult(history, test_accuracy, test_loss, folder, files, diagnosis)
 
 
 class _Snapshots(Callback):

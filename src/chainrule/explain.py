@@ -21,7 +21,7 @@ import numpy as np
 from ._graph import FREED, no_grad, toposort
 from .tensor import Tensor
 
-__all__ = ["Explanation", "Step", "explain"]
+__all__ = ["Explanation", "Step", "explain", "worked_example"]
 
 
 @dataclass
@@ -274,3 +274,29 @@ def _labels(order: list[Tensor], named: dict[int, str]) -> dict[int, str]:
                 labels[id(parent)] = label_of(parent)
         labels[id(node)] = label_of(node)
     return labels
+
+
+def worked_example() -> tuple[Tensor, dict[str, Tensor]]:
+    """The lectures' worked example: a 2-2-1 sigmoid network written neuron by neuron, with
+    E = ½(y - t)², t = 1; returns the error and the names of its tensors for ``explain``."""
+    import numpy as np  # noqa: PLC0415
+
+    from .ops import sigmoid  # noqa: PLC0415
+
+    def number(value: float, grad: bool = False) -> Tensor:
+        return Tensor(np.float64(value), requires_grad=grad)
+
+    x1, x2 = number(0.5), number(-1.5)
+    w = {
+        name: number(value, grad=True)
+        for name, value in dict(w11=0.1, w12=0.4, w21=-0.3, w22=0.25, v1=0.7, v2=-0.5).items()
+    }
+    z1 = w["w11"] * x1 + w["w12"] * x2
+    a1 = sigmoid(z1)
+    z2 = w["w21"] * x1 + w["w22"] * x2
+    a2 = sigmoid(z2)
+    z3 = w["v1"] * a1 + w["v2"] * a2
+    y = sigmoid(z3)
+    error = 0.5 * (y - 1.0) ** 2
+    names = {**w, "x1": x1, "x2": x2, "z1": z1, "a1": a1, "z2": z2, "a2": a2, "z3": z3, "y": y}
+    return error, {**names, "E": error}

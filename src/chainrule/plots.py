@@ -164,7 +164,8 @@ def plot_gradient_norms(
 
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(alpha=0.3, which="both")
-    axes.legend(fontsize="small", ncols=2 if len(grad_norms) > 6 else 1)
+    # Outside the axes, where it covers no curve.
+    axes.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5))
     if problems:
         # Below the plot, where it covers no curve; bbox_inches="tight" keeps it in the file.
         figure.text(
