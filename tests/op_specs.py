@@ -773,6 +773,7 @@ _SPEC_LIST = [
     _unary("sigmoid", _sigmoid, _floats(-6, 6)),
     _unary("relu", lambda x: np.maximum(x, 0), _ANY, kinks=[0.0]),
     _unary("sign", np.sign, _ANY, kinks=[0.0]),
+    _unary("heaviside", lambda x: np.heaviside(x, 0.0).astype(x.dtype), _ANY, kinks=[0.0]),
     _binary("add", np.add, _ANY, symbol=operator.add),
     _binary("subtract", np.subtract, _ANY, symbol=operator.sub),
     _binary("multiply", np.multiply, _ANY, symbol=operator.mul),

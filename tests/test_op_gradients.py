@@ -219,6 +219,7 @@ DERIVATIVES: dict[str, Derivatives] = {
     "abs": Derivatives(ops.abs, -3, 3, np.sign, lambda x: 0.0, kink=0.0),
     "relu": Derivatives(ops.relu, -3, 3, lambda x: float(x > 0), lambda x: 0.0, kink=0.0),
     "sign": Derivatives(ops.sign, -3, 3, lambda x: 0.0, lambda x: 0.0, kink=0.0),
+    "heaviside": Derivatives(ops.heaviside, -3, 3, lambda x: 0.0, lambda x: 0.0, kink=0.0),
     "square": Derivatives(_power(2), -3, 3, lambda x: 2 * x, lambda x: 2.0),
     "cube": Derivatives(_power(3), -3, 3, lambda x: 3 * x**2, lambda x: 6 * x),
     "power_half": Derivatives(

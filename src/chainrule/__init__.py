@@ -9,13 +9,14 @@ differences.
 from . import tensor as _tensor  # noqa: F401
 
 # isort: split
-from . import classic, data, nn, optim
+from . import classic, data, nn, optim, viz
 from ._graph import FreedGraphError, enable_grad, is_grad_enabled, no_grad
 from .creation import arange, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .dtypes import get_default_dtype, set_default_dtype
 from .explain import Explanation, explain
 from .gradcheck import GradcheckReport, gradcheck, numerical_grad
 from .io import load, save
+from .model_check import gradcheck_model
 from .ops import (
     abs,
     add,
@@ -84,6 +85,7 @@ __all__ = [
     "explain",
     "Explanation",
     "gradcheck",
+    "gradcheck_model",
     "hessian",
     "hvp",
     "is_grad_enabled",
@@ -128,6 +130,7 @@ __all__ = [
     "transpose",
     "value_and_grad",
     "var",
+    "viz",
     "where",
     "zeros",
     "zeros_like",
