@@ -14,19 +14,22 @@ import numpy as np
 import pytest
 
 from chainrule.cli import main
-from chainrule.demos import DEMOS, DemoResult
+from chainrule.demos import DEMOS, DemoResult, templates
 from chainrule.demos._boundary_training import BoundaryTrainingResult
-from chainrule.demos.activations import ACTIVATIONS, ActivationsResult, curve
+from chainrule.demos.activations import ACTIVATIONS, CONDITIONS, ActivationsResult, curve
 from chainrule.demos.encoder import EncoderResult
 from chainrule.demos.learning_rate import LearningRateResult
 from chainrule.demos.nearest_mean import NearestMeanResult
 from chainrule.demos.perceptron import PerceptronResult
+from chainrule.demos.templates import TemplatesResult
+from chainrule.demos.tree import TreeResult
 from chainrule.demos.xor import XorResult
 
 # The demonstrations draw with matplotlib (the cli extra); their modules import it only to draw.
 image_io = pytest.importorskip("matplotlib.image")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ACTIVATIONS_BY_NAME = {activation.name: activation for activation in ACTIVATIONS}
 
 
 @dataclasses.dataclass
@@ -66,6 +69,8 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], CliRun
     runs: dict[str, CliRun] = {}
 
     def get(name: str) -> CliRun:
+        if name == "tree":
+            pytest.importorskip("sklearn.tree")
         if name not in runs:
             out = tmp_path_factory.mktemp(name) / "figures"
             extra = ["--animate"] if name == "perceptron" else []
@@ -250,3 +255,124 @@ def test_learning_rate_large_diverges_and_good_beats_small(
     assert good.final_loss < small.final_loss / 5
     assert len(small.losses) == len(good.losses)
     assert "TrainingDiverged" in run.stdout
+
+
+def test_activations_that_cannot_train_do_not_and_the_good_ones_do(
+    demo_run: Callable[[str], CliRun],
+) -> None:
+    run = demo_run("activations")
+    result = run.result
+    assert isinstance(result, ActivationsResult)
+    units = result.unit_runs
+    assert list(units) == ["sigmoid", "tanh", "ReLU", "shifted ReLU", "step", "sin(100z)"]
+    for name in ("shifted ReLU", "step"):
+        # No gradient reaches any weight (the output unit applies the activation too), so the
+        # weights never move and every epoch's loss is the first one's.
+        assert all(norm == 0.0 for norm in units[name].first_layer_norms), name
+        assert all(norm == 0.0 for norm in units[name].layer_grad_norms), name
+        np.testing.assert_allclose(units[name].train_loss, units[name].train_loss[0], atol=1e-6)
+    for name in ("tanh", "ReLU"):
+        assert units[name].train_loss[-1] < 0.06, name
+        assert units[name].train_accuracy >= 0.95, name
+        assert units["sin(100z)"].train_loss[-1] > 5 * units[name].train_loss[-1]
+    assert units["sin(100z)"].layer_grad_norms[0] > 1e3, "its gradient is large, not absent"
+    assert result.breaks == {
+        "sigmoid": "",
+        "tanh": "",
+        "ReLU": "",
+        "shifted ReLU": CONDITIONS[1],
+        "step": CONDITIONS[1],
+        "sin(100z)": CONDITIONS[2],
+    }
+    summary = _flat(result.summary())
+    for condition in CONDITIONS:
+        assert condition in summary
+    assert "activations_training.png" in run.stdout
+    assert "shifted ReLU  non-zero on much of the domain" in run.stdout
+
+
+def test_derivatives_of_the_activations_that_cannot_train_match_their_formulas() -> None:
+    expected = {
+        "shifted ReLU": lambda z: (z > 100).astype(float),
+        "step": np.zeros_like,
+        "sin(100z)": lambda z: 100 * np.cos(100 * z),
+    }
+    for name, derivative_of in expected.items():
+        z, _, derivative = curve(ACTIVATIONS_BY_NAME[name])
+        np.testing.assert_allclose(derivative, derivative_of(z), atol=1e-9, err_msg=name)
+
+
+def test_the_demo_sine_has_a_second_derivative() -> None:
+    import chainrule as cr
+
+    sine = ACTIVATIONS_BY_NAME["sin(100z)"].function
+    z = np.linspace(-0.1, 0.1, 7)
+    second = cr.grad(lambda x: cr.ops.sum(cr.grad(lambda y: cr.ops.sum(sine(y)))(x)))(z)
+    np.testing.assert_allclose(np.asarray(second.data), -1e4 * np.sin(100 * z), atol=1e-7)
+
+
+def test_templates_are_one_image_per_class_and_the_linear_model_classifies_well(
+    demo_run: Callable[[str], CliRun],
+) -> None:
+    run = demo_run("templates")
+    result = run.result
+    assert isinstance(result, TemplatesResult)
+    fashion = result.dataset == "Fashion-MNIST"
+    side = 28 if fashion else 8
+    assert result.templates.shape == (10, side, side)
+    assert np.all(np.abs(result.templates).reshape(10, -1).max(axis=1) > 0)
+    if fashion:
+        assert result.class_names[0] == "T-shirt/top"
+        assert result.class_names[9] == "Ankle boot"
+        assert "Fashion-MNIST" in _flat(run.stdout)
+    assert result.linear_accuracy > (0.7 if fashion else 0.85)
+    assert result.mlp_accuracy >= result.linear_accuracy - 0.02
+    assert f"{result.epochs} epochs" in _flat(run.stdout)
+    assert f"{result.n_train:,}" in _flat(run.stdout)
+
+
+def test_templates_fall_back_to_the_built_in_digits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def not_installed(*args: object, **kwargs: object) -> tuple[np.ndarray, np.ndarray]:
+        raise FileNotFoundError("fashion-mnist: not here")
+
+    monkeypatch.setattr(templates, "load_fashion_mnist", not_installed)
+    result = templates.run(tmp_path, seed=0)
+    assert result.dataset == "digits"
+    assert result.templates.shape == (10, 8, 8)
+    assert result.linear_accuracy > 0.85
+    assert result.mlp_accuracy >= result.linear_accuracy - 0.02
+    assert "8x8 digits" in result.summary()
+    assert "Fashion-MNIST is not installed" in result.summary()
+    assert (tmp_path / "templates.png").stat().st_size > 10_000
+
+
+def test_tree_network_agrees_with_the_tree_and_fine_tuning_keeps_its_accuracy(
+    demo_run: Callable[[str], CliRun],
+) -> None:
+    run = demo_run("tree")
+    result = run.result
+    assert isinstance(result, TreeResult)
+    assert result.grid_agreement == 1.0
+    assert result.grid_points >= 200 * 200
+    assert "agree with the tree's on 100% of a" in _flat(run.stdout)
+    assert result.step_train_accuracy == result.tree_train_accuracy
+    assert result.step_test_accuracy == result.tree_test_accuracy
+    assert result.tuned_train_accuracy >= result.tree_train_accuracy - 0.02
+    assert result.fine_tune_loss[-1] < result.fine_tune_loss[0]
+    assert result.max_depth <= 4 and result.n_leaves >= 4
+
+
+def test_tree_demo_without_scikit_learn_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    # None in sys.modules makes the import fail, as when the package is not installed.
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.tree", None)
+    assert main(["demo", "tree", "--out", str(tmp_path)]) == 1
+    error = capsys.readouterr().err
+    assert 'pip install "chainrule[sklearn]"' in error
+    assert not list(tmp_path.iterdir())

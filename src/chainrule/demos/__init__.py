@@ -19,7 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from . import activations, encoder, learning_rate, moons, nearest_mean, perceptron, spirals, xor
+from . import (
+    activations,
+    encoder,
+    learning_rate,
+    moons,
+    nearest_mean,
+    perceptron,
+    spirals,
+    templates,
+    tree,
+    xor,
+)
 from ._result import DemoResult
 
 
@@ -63,6 +74,11 @@ DEMOS: dict[str, Demo] = {
             encoder.run,
         ),
         Demo(
+            "templates",
+            "a linear classifier's weights drawn as images: one template per class",
+            templates.run,
+        ),
+        Demo(
             "moons",
             "an MLP's boundary on two half moons during training, beside the loss curve",
             moons.run,
@@ -76,13 +92,18 @@ DEMOS: dict[str, Demo] = {
         ),
         Demo(
             "activations",
-            "activation functions and their derivatives; vanishing gradients with sigmoid units",
+            "activation functions, their derivatives, vanishing gradients, three that cannot train",
             activations.run,
         ),
         Demo(
             "learning-rate",
             "a too small, a good and a too large learning rate; the divergence guard stops one",
             learning_rate.run,
+        ),
+        Demo(
+            "tree",
+            "a decision tree, the network made from it (same regions), and that network fine-tuned",
+            tree.run,
         ),
     )
 }
