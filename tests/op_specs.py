@@ -770,6 +770,8 @@ _SPEC_LIST = [
     _unary("sqrt", np.sqrt, _POSITIVE),
     _unary("abs", np.abs, _ANY, kinks=[0.0]),
     _unary("tanh", np.tanh, _ANY),
+    _unary("sin", np.sin, _ANY),
+    _unary("cos", np.cos, _ANY),
     _unary("sigmoid", _sigmoid, _floats(-6, 6)),
     _unary("relu", lambda x: np.maximum(x, 0), _ANY, kinks=[0.0]),
     _unary("sign", np.sign, _ANY, kinks=[0.0]),

@@ -198,6 +198,8 @@ def _power(exponent: float) -> Callable[[Any], Any]:
 # is exactly 0, and so is that of negative and positive.
 DERIVATIVES: dict[str, Derivatives] = {
     "exp": Derivatives(ops.exp, -3, 3, np.exp, np.exp),
+    "sin": Derivatives(ops.sin, -3, 3, np.cos, lambda x: -np.sin(x)),
+    "cos": Derivatives(ops.cos, -3, 3, lambda x: -np.sin(x), lambda x: -np.cos(x)),
     "log": Derivatives(ops.log, 0.1, 4, lambda x: 1 / x, lambda x: -1 / x**2),
     "sqrt": Derivatives(ops.sqrt, 0.1, 4, lambda x: 0.5 / np.sqrt(x), lambda x: -0.25 * x**-1.5),
     "tanh": Derivatives(

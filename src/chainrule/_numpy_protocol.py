@@ -42,6 +42,8 @@ UFUNCS: dict[np.ufunc, Callable[..., Any]] = {
     np.sqrt: ops.sqrt,
     np.absolute: ops.abs,
     np.tanh: ops.tanh,
+    np.sin: ops.sin,
+    np.cos: ops.cos,
     np.sign: ops.sign,
     np.maximum: ops.maximum,
     np.minimum: ops.minimum,

@@ -116,6 +116,8 @@ OP_CASES: list[OpCase] = [
     OpCase("sum", lambda x: ops.sum(x, axis=-1), _normal((3, 4))),
     OpCase("swapaxes", lambda x: ops.swapaxes(x, 0, 2), _normal((2, 3, 4))),
     OpCase("tanh", ops.tanh, _normal((3, 4))),
+    OpCase("sin", ops.sin, _normal((3, 4))),
+    OpCase("cos", ops.cos, _normal((3, 4))),
     OpCase("transpose", lambda x: ops.transpose(x, (1, 2, 0)), _normal((2, 3, 4))),
     OpCase("var", lambda x: ops.var(x, axis=1, ddof=1), _normal((3, 4))),
     OpCase("where", lambda x, y: ops.where(_MASK, x, y), _normal((3, 4), (4,))),

@@ -26,7 +26,7 @@ import numpy as np
 from .. import nn, ops, optim
 from ..creation import tensor
 from ..data import DataLoader, TensorDataset, make_moons
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor
 from ..train import GradientNormMonitor, evaluate, fit
 from ..transforms import grad
 from . import _figures
@@ -62,41 +62,9 @@ SINE_FREQUENCY = 100.0
 SHIFT = 100.0
 
 
-def _sine(x: Any, frequency: float) -> Tensor:
-    """sin(frequency·x), elementwise.
-
-    Gradient: ∂ℒ/∂x = g·frequency·cos(frequency·x).
-    """
-    # A demonstration-only primitive: chainrule.ops has no trigonometric functions.
-    x = as_tensor(x)
-
-    def vjp(g: Any, x_value: Any, out: Any) -> Any:
-        if isinstance(x_value, Tensor):
-            # create_graph=True: the derivative is itself recorded, so grad(grad(f)) works.
-            return g * (frequency * _cosine(x_value, frequency))
-        return g * (frequency * np.cos(frequency * x_value))
-
-    return Tensor._from_op(np.sin(frequency * x.data), (x,), (vjp,), "sin")
-
-
-def _cosine(x: Any, frequency: float) -> Tensor:
-    """cos(frequency·x), elementwise.
-
-    Gradient: ∂ℒ/∂x = -g·frequency·sin(frequency·x).
-    """
-    x = as_tensor(x)
-
-    def vjp(g: Any, x_value: Any, out: Any) -> Any:
-        if isinstance(x_value, Tensor):
-            return g * (-frequency * _sine(x_value, frequency))
-        return g * (-frequency * np.sin(frequency * x_value))
-
-    return Tensor._from_op(np.cos(frequency * x.data), (x,), (vjp,), "cos")
-
-
 def fast_sine(z: Tensor) -> Tensor:
     """sin(100 z): a derivative of ±100 whose sign flips every π/100 ≈ 0.03 in z."""
-    return _sine(z, SINE_FREQUENCY)
+    return ops.sin(SINE_FREQUENCY * z)
 
 
 def shifted_relu(z: Tensor) -> Tensor:

@@ -270,6 +270,28 @@ def tanh(x: Any) -> Tensor:
     return Tensor._from_op(np.tanh(x.data), (x,), (_tanh_vjp,), "tanh")
 
 
+def _sin_vjp(g: Any, x: Any, out: Any) -> Any:
+    return g * (cos(x) if isinstance(x, Tensor) else np.cos(x))
+
+
+def sin(x: Any) -> Tensor:
+    """Sine. Gradient: g·cos(x)."""
+    x = as_tensor(x)
+
+    return Tensor._from_op(np.sin(x.data), (x,), (_sin_vjp,), "sin")
+
+
+def _cos_vjp(g: Any, x: Any, out: Any) -> Any:
+    return -(g * (sin(x) if isinstance(x, Tensor) else np.sin(x)))
+
+
+def cos(x: Any) -> Tensor:
+    """Cosine. Gradient: -g·sin(x)."""
+    x = as_tensor(x)
+
+    return Tensor._from_op(np.cos(x.data), (x,), (_cos_vjp,), "cos")
+
+
 def _sigmoid_vjp(g: Any, x: Any, out: Any) -> Any:
     return g * out * (1 - out)
 
