@@ -239,13 +239,13 @@ def test_getitem_wrong_mask_shape() -> None:
     [
         ("cumsum", np.cumsum),
         ("sort", np.sort),
-        ("sin", np.sin),
+        ("arctan", np.arctan),
         ("diff", np.diff),
         ("prod", np.prod),
         ("dot", lambda t: np.dot(t, t)),
         ("add.accumulate", np.add.accumulate),
     ],
-    ids=["cumsum", "sort", "sin", "diff", "prod", "dot", "add.accumulate"],
+    ids=["cumsum", "sort", "arctan", "diff", "prod", "dot", "add.accumulate"],
 )
 def test_numpy_function_that_would_drop_the_gradient(name: str, fun: Callable[[Any], Any]) -> None:
     """A NumPy function chainrule does not differentiate is a TypeError naming it."""

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule import optim
+from chainrule import nn, optim
 from chainrule.optim import _kernels
 
 pytest.importorskip("numba")
@@ -84,3 +84,44 @@ def test_nan_gradient_stays_nan() -> None:
     p.grad = cr.tensor(np.array([1, np.nan, 1, 1, 1], np.float32))
     opt.step()
     assert np.isnan(p.data[1]) and np.isfinite(p.data[[0, 2, 3, 4]]).all()
+
+
+def test_column_major_weights_keep_the_fused_path_and_its_results() -> None:
+    """Linear stores its weight column-major; its gradient, Adam's state and the kernel follow."""
+    layer = nn.Linear(5, 3)
+    assert layer.weight.data.flags.f_contiguous and not layer.weight.data.flags.c_contiguous
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    start = layer.weight.data.copy()
+    results = []
+    for fused in (True, False):
+        layer.weight.data = np.asfortranarray(start)
+        opt = optim.Adam([layer.weight], lr=1e-2)
+        saved = _kernels._KERNELS
+        if not fused:
+            _kernels._KERNELS = {}
+        try:
+            for _ in range(5):
+                opt.zero_grad()
+                (layer(x) ** 2).sum().backward()
+                grad = layer.weight.grad
+                assert grad is not None and grad.data.flags.f_contiguous
+                opt.step()
+        finally:
+            _kernels._KERNELS = saved
+        m = opt.state[0]["exp_avg"]
+        assert m.flags.f_contiguous
+        if fused:  # the kernel accepted all four arrays, so the fused loop ran
+            assert _kernels.kernel("adam", layer.weight.data, grad.data, m, m) is not None
+        results.append(layer.weight.data.copy())
+        # State restored from a state dict keeps the parameter's layout.
+        restored = optim.Adam([layer.weight], lr=1e-2)
+        restored.load_state_dict(opt.state_dict())
+        assert restored.state[0]["exp_avg"].flags.f_contiguous
+    np.testing.assert_allclose(results[0], results[1], rtol=2e-6, atol=2e-6)
+
+
+def test_mixed_layouts_are_refused_by_the_kernel() -> None:
+    c = np.zeros((3, 4), np.float32)
+    f = np.asfortranarray(c)
+    assert _kernels.kernel("adam", f, f, f, f) is not None
+    assert _kernels.kernel("adam", f, c, f, f) is None

@@ -74,7 +74,12 @@ def _linear_vjp_weight(g: Any, x: Any, weight: Any, *rest: Any) -> Any:
     out_features, in_features = weight.shape
     if x.ndim == 1:
         return g.reshape((out_features, 1)) @ x.reshape((1, in_features))
-    return g.reshape((-1, out_features)).T @ x.reshape((-1, in_features))
+    rows, inputs = g.reshape((-1, out_features)), x.reshape((-1, in_features))
+    if isinstance(weight, np.ndarray) and weight.flags.f_contiguous and weight.ndim == 2:
+        # The gradient in the weight's own (column-major) layout, so that the optimisers'
+        # fused kernels can run over both in one pass.
+        return np.matmul(rows.T, inputs, order="F")
+    return rows.T @ inputs
 
 
 def _linear_vjp_bias(g: Any, x: Any, weight: Any, *rest: Any) -> Any:

@@ -68,14 +68,17 @@ def _compile() -> dict[str, Callable[..., None]]:
 
 
 def kernel(name: str, *arrays: np.ndarray) -> Callable[..., None] | None:
-    """The compiled kernel ``name`` if it can run on ``arrays`` (same float dtype, contiguous),
-    else None and the caller takes its NumPy path."""
+    """The compiled kernel ``name`` if it can run on ``arrays`` (same float dtype, all
+    row-major or all column-major), else None and the caller takes its NumPy path."""
     global _KERNELS
     dtype = arrays[0].dtype
     if dtype not in _SUPPORTED:
         return None
+    # All in one memory layout (row- or column-major), so that flat views pair the same elements.
+    row_major = arrays[0].flags.c_contiguous
     for array in arrays:
-        if array.dtype != dtype or not array.flags.c_contiguous:
+        flags = array.flags
+        if array.dtype != dtype or not (flags.c_contiguous if row_major else flags.f_contiguous):
             return None
     if _KERNELS is None:
         _KERNELS = _compile()
@@ -99,5 +102,5 @@ def adam_settings(
 
 
 def flat(array: np.ndarray) -> np.ndarray:
-    """A 1-D view of a contiguous array (the kernels loop over one axis)."""
-    return array.reshape(-1)
+    """A 1-D view of a contiguous array in its memory order (the kernels loop over one axis)."""
+    return array.reshape(-1, order="A")

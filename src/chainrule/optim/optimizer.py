@@ -136,8 +136,13 @@ class Optimizer:
             own.update({k: v for k, v in saved.items() if k != "params"})
         self.state = [{} for _ in params]
         for index, entry in state_dict["state"].items():
+            # Copies in the parameter's memory layout, which the fused kernels need.
+            column_major = _column_major(params[int(index)].data)
             self.state[int(index)] = {
-                k: v.copy() if isinstance(v, np.ndarray) else v for k, v in entry.items()
+                k: (np.asfortranarray(v) if column_major else v).copy(order="K")
+                if isinstance(v, np.ndarray)
+                else v
+                for k, v in entry.items()
             }
 
     def __repr__(self) -> str:
@@ -147,6 +152,10 @@ class Optimizer:
             for key in sorted(k for k in group if k != "params"):
                 lines.append(f"    {key}: {group[key]}")
         return "\n".join(lines + [")"])
+
+
+def _column_major(array: np.ndarray) -> bool:
+    return bool(array.flags.f_contiguous and not array.flags.c_contiguous)
 
 
 def work_buffer(state: dict[str, Any], name: str, p: Tensor) -> np.ndarray:
