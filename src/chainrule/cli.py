@@ -36,8 +36,11 @@ def _gradcheck(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from . import distributed as mpi
     from .experiment import RunConfig, run
     from .train import TrainingDiverged
+
+    distributed = mpi.launched_by_mpi()  # mpirun -n K chainrule train ...: one model, K ranks
 
     config = RunConfig(
         data=args.data,
@@ -66,10 +69,21 @@ def _train(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     try:
-        result = run(config, out, resume=args.resume, progress=not args.quiet, animate=args.animate)
+        result = run(
+            config,
+            out,
+            resume=args.resume,
+            progress=not args.quiet,
+            animate=args.animate,
+            distributed=distributed,
+        )
     except (FileNotFoundError, ValueError, TrainingDiverged) as error:
+        if distributed:  # end all ranks, rather than leave the others waiting for this one
+            mpi.abort(f"chainrule train: {error}")
         print(f"chainrule train: {error}", file=sys.stderr)
         return 1
+    if distributed and not mpi.is_main():
+        return 0  # rank 0 reports
     history = result.history
     print(
         f"{args.data}: {history.epochs} epochs in {sum(history.epoch_seconds):.1f} s, "

@@ -130,8 +130,13 @@ def run(
     progress: bool = True,
     animate: bool = False,
     plots: bool = True,
+    distributed: bool = False,
 ) -> RunResult:
-    """Train as ``config`` says and write everything into ``out``."""
+    """Train as ``config`` says and write everything into ``out``.
+
+    With ``distributed=True`` (under ``mpirun -n K``), the K processes train one model with
+    ``fit(..., distributed=True)``, and only rank 0 writes files; the others return no files.
+    """
     config = resolved(config)
     folder = Path(out)
     X_train, X_test, y_train, y_test = load_data(config)
@@ -144,8 +149,14 @@ def run(
     model = nn.mlp(X_train.shape[1], config.hidden, classes, config.activation)
     optimizer = build_optimizer(config, model)
     loss_fn = nn.CrossEntropyLoss()
+    main = True  # under MPI, only rank 0 writes files
+    if distributed:
+        from .distributed import is_main
+
+        main = is_main()
     # Created only once the settings have been accepted, so a refused run leaves nothing.
-    folder.mkdir(parents=True, exist_ok=True)
+    if main:
+        folder.mkdir(parents=True, exist_ok=True)
     checkpoint = folder / "checkpoint.npz"
     callbacks: list[Any] = [GradientNormMonitor(), Checkpoint(checkpoint)]
     snapshots: list[tuple[str, nn.Module]] = []
@@ -169,8 +180,11 @@ def run(
         param_tol=config.param_tol,
         grad_tol=config.grad_tol,
         max_norm=config.max_norm,
+        distributed=distributed,
     )
     test_loss, test_accuracy = evaluate(model, loss_fn, (X_test, y_test))
+    if not main:  # every rank holds the same model; rank 0 writes it
+        return RunResult(history, test_accuracy, test_loss, folder)
     files = [folder / "model.npz", folder / "metrics.json"]
     diagnosis = None
     if config.diagnose:

@@ -375,6 +375,7 @@ def fit(
     param_tol: float | None = None,
     grad_tol: float | None = None,
     max_norm: float | None = None,
+    distributed: bool = False,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_data`` and return the ``History``.
 
@@ -390,6 +391,11 @@ def fit(
     "param_change", "grad_norm"). ``max_norm`` keeps each unit's incoming weight vector at
     norm <= max_norm after every step (``MaxNorm``).
 
+    With ``distributed=True``, under ``mpirun -n K``, the K processes train one model
+    (``chainrule.distributed``): each takes its slice of every global batch of ``batch_size``,
+    the gradients are averaged with one allreduce per step, and only rank 0 writes
+    checkpoints and shows progress; every rank returns the same History.
+
     Raises
     ------
     TrainingDiverged
@@ -398,6 +404,11 @@ def fit(
     """
     loader = _as_loader(train_data, batch_size, shuffle)
     callbacks = list(callbacks)
+    if distributed:
+        from . import distributed as _distributed
+
+        if not _distributed.is_main():  # only rank 0 writes checkpoints
+            callbacks = [Callback() if isinstance(c, Checkpoint) else c for c in callbacks]
     if max_norm is not None:
         callbacks.insert(0, MaxNorm(max_norm))  # first, so others see the constrained weights
     if param_tol is not None:
@@ -410,10 +421,16 @@ def fit(
         if scheduler is not None:
             scheduler.last_epoch = state.epoch - 1
             scheduler.step()
+    parallel = None
+    if distributed:  # check shapes, share rank 0's weights and batch order, agree on the run
+        parallel = _distributed.DataParallel(model, optimizer)
+        parallel.share_random_state(loader)
+        parallel.agree("epochs, batches per epoch and epoch", (epochs, len(loader), state.epoch))
     for callback in callbacks:
         callback.on_fit_begin(state)
     threshold = _threshold(loss_fn)
-    bar = _progress((epochs - state.epoch) * len(loader), progress)
+    show = progress and (parallel is None or parallel.is_main)
+    bar = _progress((epochs - state.epoch) * len(loader), show)
     while state.epoch < epochs and not state.stop:
         state.epoch += 1
         model.train()
@@ -423,18 +440,24 @@ def fit(
         total_loss, correct, count = 0.0, 0, 0
         for state.batch, (inputs, targets) in enumerate(loader, start=1):
             optimizer.zero_grad()
-            outputs = model(inputs)
-            loss = loss_fn(outputs, targets)
-            value = float(loss)
+            if parallel is not None:  # this rank's shard, backward, one allreduce
+                value, hits, size = parallel.forward_backward(
+                    loss_fn, inputs, targets, lambda o, t: _correct(o, t, threshold)
+                )
+            else:
+                outputs = model(inputs)
+                loss = loss_fn(outputs, targets)
+                value, hits, size = float(loss), _correct(outputs, targets, threshold), len(inputs)
             if state.history.first_loss is None:
                 state.history.first_loss = value
             _check_divergence(value, state.history.first_loss, divergence_factor, optimizer, state)
-            loss.backward()
+            if parallel is None:
+                loss.backward()
             optimizer.step()
             state.loss = value
-            total_loss += value * len(inputs)
-            correct += _correct(outputs, targets, threshold)
-            count += len(inputs)
+            total_loss += value * size
+            correct += hits
+            count += size
             for callback in callbacks:
                 callback.on_batch_end(state)
             if bar is not None:
