@@ -162,8 +162,8 @@ def _class_targets(target: Any, logits: Tensor, loss: str) -> tuple[np.ndarray, 
                 f"{loss}: class-index targets must have shape {batch_shape} for logits of shape "
                 f"{logits.shape}, got {array.shape}"
             )
-        bad = (array < 0) | (array >= classes)
-        if bad.any():
+        if array.size and (array.min() < 0 or array.max() >= classes):
+            bad = (array < 0) | (array >= classes)
             position = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ValueError(
                 f"{loss}: target {int(array[position])} at position {position} is out of range "
@@ -178,6 +178,22 @@ def _class_targets(target: Any, logits: Tensor, loss: str) -> tuple[np.ndarray, 
             )
         return array.astype(logits.dtype, copy=False), False
     raise TypeError(f"{loss}: targets must be integer class indices or float probabilities")
+
+
+_ROWS: dict[int, np.ndarray] = {}
+
+
+def _label_index(labels: np.ndarray) -> Any:
+    """The index that picks each sample's label column: (rows, labels) for a batch."""
+    if labels.ndim == 0:
+        return labels
+    rows = _ROWS.get(len(labels))
+    if rows is None:
+        if len(_ROWS) > 64:
+            _ROWS.clear()
+        rows = _ROWS[len(labels)] = np.arange(len(labels))
+        rows.flags.writeable = False
+    return rows, labels
 
 
 def cross_entropy(
@@ -205,7 +221,8 @@ def cross_entropy(
     shifted = logits.data - logits.data.max(axis=-1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     if indices:
-        picked = np.take_along_axis(log_probs, labels[..., None], axis=-1)[..., 0]
+        at_labels = _label_index(labels)
+        picked = log_probs[at_labels]
         losses = -(1 - label_smoothing) * picked
         if label_smoothing:
             losses = losses - label_smoothing / classes * log_probs.sum(axis=-1)
@@ -227,12 +244,7 @@ def cross_entropy(
         if indices and not label_smoothing and not isinstance(z, Tensor):
             # The common case, without building the one-hot matrix: softmax minus 1 at the label.
             result = np.exp(log_probs)
-            np.put_along_axis(
-                result,
-                labels[..., None],
-                np.take_along_axis(result, labels[..., None], axis=-1) - 1,
-                axis=-1,
-            )
+            result[at_labels] -= 1
             if reduction == "none":
                 per_sample = per_sample.reshape(per_sample.shape + (1,))
             result *= per_sample

@@ -73,15 +73,15 @@ class Adam(Optimizer):
                     if group["amsgrad"]:
                         state["max_exp_avg_sq"] = np.zeros_like(p.data)
                 state["step"] += 1
-                m, v, grad = state["exp_avg"], state["exp_avg_sq"], p.grad.data
-                fused = None if group["amsgrad"] else kernel("adam", p.data, grad, m, v)
-                if fused is None:
+                plan = None if group["amsgrad"] else _plan(state, p)
+                if plan is None:
                     self._numpy_step(group, p, state)
                 else:
+                    fused, p_flat, m_flat, v_flat = plan
                     key = (state["step"], p.data.dtype)
                     if key not in settings:
                         settings[key] = self._kernel_settings(group, *key)
-                    fused(flat(p.data), flat(grad), flat(m), flat(v), settings[key])
+                    fused(p_flat, flat(p.grad.data), m_flat, v_flat, settings[key])
                 p._mark_modified()
 
     def _kernel_settings(self, group: dict[str, Any], step: int, dtype: np.dtype[Any]) -> Any:
@@ -127,6 +127,24 @@ class Adam(Optimizer):
         np.divide(m, scratch, out=scratch)
         scratch *= lr / (1 - beta1**step)
         p.data -= scratch
+
+
+def _plan(state: dict[str, Any], p: Any) -> tuple[Any, ...] | None:
+    """The fused kernel and flat views of a parameter and its moments, kept in the state while
+    the parameter's array stays the same, or None when the kernel cannot take the arrays."""
+    grad = p.grad.data
+    plan = state.get("_plan")
+    if plan is None or plan[0] is not p.data:
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        fused = kernel("adam", p.data, grad, m, v)
+        if fused is None:
+            return None
+        plan = state["_plan"] = (p.data, fused, flat(p.data), flat(m), flat(v))
+    data = plan[0]
+    same_layout = grad.flags.c_contiguous if data.flags.c_contiguous else grad.flags.f_contiguous
+    if grad.dtype != data.dtype or not same_layout:
+        return None
+    return plan[1:]
 
 
 class AdamW(Adam):
