@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import time
@@ -49,7 +50,16 @@ def report(
 
 
 def limit_threads(threads: int) -> None:
-    """Give NumPy's BLAS and PyTorch the same number of threads."""
+    """Give NumPy's BLAS, PyTorch and JAX the same number of threads.
+
+    Call it before the peers are imported (JAX reads XLA_FLAGS when it starts) and again after
+    (a BLAS that a peer loads later, such as SciPy's, is limited only then).
+    """
+    if threads == 1 and "XLA_FLAGS" not in os.environ:
+        # XLA's CPU backend runs its own thread pool, which threadpoolctl does not see.
+        os.environ["XLA_FLAGS"] = (
+            "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        )
     try:
         from threadpoolctl import threadpool_limits
 
