@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule import nn, optim
-from chainrule.optim import _kernels
+from chainrule import _kernels, nn, optim
+from chainrule.ops import elementwise
 
 pytest.importorskip("numba")
 
@@ -125,3 +125,23 @@ def test_mixed_layouts_are_refused_by_the_kernel() -> None:
     f = np.asfortranarray(c)
     assert _kernels.kernel("adam", f, f, f, f) is not None
     assert _kernels.kernel("adam", f, c, f, f) is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_relu_kernels_equal_the_definition(dtype: Any, order: str) -> None:
+    """Large enough arrays go through the compiled ReLU; the values are max(x, 0) exactly, NaN
+    kept, and the gradient is g where x > 0 (0 at 0 and below, 0 where x is NaN)."""
+    x = np.random.default_rng(0).standard_normal((64, 80)).astype(dtype)
+    x[0, :4] = [0.0, -np.inf, np.inf, np.nan]
+    x = np.asarray(x, order=order)
+    g = np.asarray(np.random.default_rng(1).standard_normal((64, 80)).astype(dtype), order=order)
+    assert x.size >= elementwise._KERNEL_MIN_SIZE
+    assert _kernels.kernel("relu_forward", x) is not None
+    t = cr.tensor(x, requires_grad=True)
+    out = cr.relu(t)
+    expected = np.where(x > 0, x, 0).astype(dtype)
+    expected[0, 3] = np.nan
+    np.testing.assert_array_equal(out.data, expected)
+    out.backward(g)
+    np.testing.assert_array_equal(t.grad.data, np.where(x > 0, g, 0))

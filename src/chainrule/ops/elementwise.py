@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .._broadcast import unbroadcast
+from .._kernels import flat, kernel
 from ..dtypes import get_default_dtype, is_float
 from ..tensor import Tensor, as_tensor
 from ._operands import binary_operands, value
@@ -310,15 +311,32 @@ def sigmoid(x: Any) -> Tensor:
     return Tensor._from_op(out, (x,), (_sigmoid_vjp,), "sigmoid")
 
 
+# Below this size NumPy's call is as cheap as the compiled loop's.
+_KERNEL_MIN_SIZE = 2048
+
+
 def _relu_vjp(g: Any, x: Any, out: Any) -> Any:
+    if type(g) is np.ndarray and g.size >= _KERNEL_MIN_SIZE:
+        backward = kernel("relu_backward", g, out)
+        if backward is not None:
+            result = np.empty_like(g)
+            backward(flat(g), flat(out), flat(result))
+            return result
     return g * (value(x) > 0)
 
 
 def relu(x: Any) -> Tensor:
     """max(x, 0). Gradient: g where x > 0, else 0 (relu'(0) = 0)."""
     x = as_tensor(x)
+    data = x.data
+    forward = kernel("relu_forward", data) if data.size >= _KERNEL_MIN_SIZE else None
+    if forward is None:
+        out = np.maximum(data, 0)
+    else:
+        out = np.empty_like(data)
+        forward(flat(data), flat(out))
 
-    return Tensor._from_op(np.maximum(x.data, 0), (x,), (_relu_vjp,), "relu")
+    return Tensor._from_op(out, (x,), (_relu_vjp,), "relu")
 
 
 def _sign_vjp(g: Any, x: Any, out: Any) -> Any:

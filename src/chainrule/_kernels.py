@@ -1,11 +1,13 @@
-"""Fused optimiser kernels: one pass over a parameter instead of a dozen NumPy passes.
+"""Compiled loops: one pass over an array where NumPy makes several.
 
 An Adam step written with NumPy ufuncs reads and writes the parameter's arrays about twelve
-times; as one compiled loop it reads each element once. On B1 (235,146 float32 parameters) that is
-about 290 µs against 55 µs per step, a quarter of an epoch (``benchmarks/README.md``). The loops
-are compiled by Numba on first use (and cached on disk); where Numba is missing, or the arrays are
-not contiguous, or ``CHAINRULE_KERNELS=numpy`` is set, the optimisers take their NumPy path, which
-computes the same update up to float32 rounding.
+times; as one compiled loop it reads each element once. On B1 (235,146 float32 parameters) that
+is about 290 µs against 55 µs per step. ReLU's forward and backward are one pass each instead of
+NumPy's maximum (slowed by its NaN handling) and a mask times the gradient (``docs/performance.md``
+has the figures). The loops are compiled by Numba on first use (and cached on disk); where Numba
+is missing, or the arrays are not contiguous in one layout, or ``CHAINRULE_KERNELS=numpy`` is
+set, the callers take their NumPy path, which computes the same values (the optimisers' up to
+float32 rounding).
 """
 
 from __future__ import annotations
@@ -64,7 +66,22 @@ def _compile() -> dict[str, Callable[..., None]]:
             v[i] = vi
             p[i] = p[i] * shrink - step_size * mi / (np.sqrt(vi) * inv_sqrt_bias_correction2 + eps)
 
-    return {"adam": jit(adam)}
+    def relu_forward(x: Any, out: Any) -> None:
+        # max(x, 0), NaN kept; NumPy's maximum spends 3-4x longer on its NaN bookkeeping.
+        for i in range(x.size):
+            value = x[i]
+            out[i] = value if value > 0 or value != value else 0.0
+
+    def relu_backward(g: Any, out: Any, result: Any) -> None:
+        # g where the unit was active (out > 0), else 0: one pass, no boolean temporary.
+        for i in range(g.size):
+            result[i] = g[i] if out[i] > 0 else 0.0
+
+    return {
+        "adam": jit(adam),
+        "relu_forward": jit(relu_forward),
+        "relu_backward": jit(relu_backward),
+    }
 
 
 def kernel(name: str, *arrays: np.ndarray) -> Callable[..., None] | None:
