@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from .._kernels import kernel
 from ..random import resolve_rng
 from ..tensor import Tensor, as_tensor
 
@@ -217,6 +218,10 @@ def cross_entropy(
             f"cross_entropy: logits must have shape (N, C) or (C,), got {logits.shape}"
         )
     labels, indices = _class_targets(target, logits, "cross_entropy")
+    if indices and not label_smoothing and logits.ndim == 2:
+        fused = kernel("softmax_cross_entropy", logits.data)
+        if fused is not None:
+            return _cross_entropy_by_index(fused, logits, labels, reduction)
     classes = logits.shape[-1]
     shifted = logits.data - logits.data.max(axis=-1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
@@ -260,6 +265,35 @@ def cross_entropy(
         return (probabilities - q) * per_sample
 
     return Tensor._from_op(out, (logits,), (vjp,), "cross_entropy")
+
+
+def _cross_entropy_by_index(fused: Any, logits: Tensor, labels: Any, reduction: str) -> Tensor:
+    """cross_entropy's common case (a batch of logits, class indices, no smoothing) through one
+    compiled pass that leaves the softmax for the backward pass: ∂/∂z = (softmax(z) - 1_label)·g.
+    """
+    z = logits.data
+    probabilities = np.empty_like(z)
+    losses = np.empty(len(z), dtype=z.dtype)
+    fused(z, labels.astype(np.intp, copy=False), probabilities, losses)
+    at_labels = _label_index(labels)
+    count = losses.size
+
+    def vjp(g: Any, z: Any, out: Any) -> Any:
+        per_sample = _per_sample_cotangent(g, reduction, count)
+        if isinstance(z, Tensor):  # create_graph: the softmax recorded as ops
+            q = np.zeros(z.shape, dtype=z.dtype)
+            q[at_labels] = 1
+            scale = per_sample.reshape(-1, 1) if reduction == "none" else per_sample
+            return (ops.softmax(z, axis=-1) - q) * scale
+        if reduction == "none":
+            result = probabilities * per_sample.reshape(-1, 1)
+            result[at_labels] -= per_sample
+        else:
+            result = probabilities * per_sample
+            result[at_labels] -= per_sample
+        return result
+
+    return Tensor._from_op(_reduce_values(losses, reduction), (logits,), (vjp,), "cross_entropy")
 
 
 def _matching_target(target: Any, input: Tensor) -> Tensor:
