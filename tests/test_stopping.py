@@ -139,3 +139,26 @@ def test_max_norm_holds_after_training_with_a_large_step() -> None:
         progress=False,
     )
     assert np.linalg.norm(free[0].weight.data, axis=1).max() > 2 * c
+
+
+def test_a_diverged_run_keeps_its_history() -> None:
+    """Gradient descent on L = mean (w·x - y)² with lr far above 2/λ_max diverges; the error
+    carries the epochs done before and the loss that stopped it."""
+    optimum, smallest, largest = _least_squares()
+    model = _regression()
+    with pytest.raises(cr.train.TrainingDiverged) as caught:
+        fit(
+            model,
+            nn.MSELoss(),
+            optim.SGD(model.parameters(), lr=10 / largest),
+            (X, Y),
+            epochs=200,
+            batch_size=len(X),
+            progress=False,
+        )
+    error = caught.value
+    assert error.history is not None and error.history.epochs >= 1
+    assert error.loss > 1e3 * error.history.first_loss or not np.isfinite(error.loss)
+    # Each completed epoch's loss grew: the step overshoots by a factor |1 - 10| per epoch.
+    losses = error.history.train_loss
+    assert all(b > a for a, b in zip(losses, losses[1:]))

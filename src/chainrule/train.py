@@ -24,7 +24,16 @@ from .tensor import Tensor
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite, or grew far past where it started."""
+    """The loss became NaN or infinite, or grew far past where it started.
+
+    ``history`` holds the epochs completed before it happened and ``loss`` the value that
+    stopped the run, so that a diverged run can still be plotted.
+    """
+
+    def __init__(self, message: str, history: History | None = None, loss: float = math.nan):
+        super().__init__(message)
+        self.history = history
+        self.loss = loss
 
 
 @dataclass
@@ -493,12 +502,16 @@ def _check_divergence(
     if not math.isfinite(value):
         raise TrainingDiverged(
             f"training diverged at {where}: the loss became {value} with learning rate {lr:g}; "
-            f"try a smaller learning rate (e.g. {lr / 10:g})"
+            f"try a smaller learning rate (e.g. {lr / 10:g})",
+            state.history,
+            value,
         )
     # The floor of 1 keeps a first batch that is already fitted (loss near 0) from making
     # ordinary noise look like divergence.
     if value > factor * max(abs(first), 1.0):
         raise TrainingDiverged(
             f"training diverged at {where}: the loss grew from {first:.4g} to {value:.4g} "
-            f"with learning rate {lr:g}; try a smaller learning rate (e.g. {lr / 10:g})"
+            f"with learning rate {lr:g}; try a smaller learning rate (e.g. {lr / 10:g})",
+            state.history,
+            value,
         )
