@@ -7,9 +7,7 @@ Loads a data set by name, builds an MLP, trains it with ``fit``, and writes the 
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ import numpy as np
 
 from . import data, io, nn, optim
 from . import random as _random
+from ._atomic import atomic_write
 from .train import Callback, Checkpoint, GradientNormMonitor, History, evaluate, fit
 
 TOY_SETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
@@ -267,9 +266,5 @@ def _has_matplotlib() -> bool:
 
 
 def _write_json(path: Path, content: dict[str, Any]) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "w") as file:
-        json.dump(content, file, indent=2)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
+    text = json.dumps(content, indent=2).encode()
+    atomic_write(path, lambda file: file.write(text))

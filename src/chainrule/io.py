@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import nn
+from ._atomic import atomic_write
 
 FORMAT = "chainrule"
 VERSION = 1
@@ -194,25 +194,8 @@ def write_archive(
     full_header = {"format": FORMAT, "version": VERSION, **header}
     full_header["sha256"] = _digest(arrays, full_header)
     encoded = np.frombuffer(json.dumps(full_header).encode(), dtype=np.uint8)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, "wb") as file:
-            entries: dict[str, Any] = {_HEADER: encoded, **arrays}
-            np.savez(file, **entries)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    entries: dict[str, Any] = {_HEADER: encoded, **arrays}
+    atomic_write(target, lambda file: np.savez(file, **entries))
 
 
 def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

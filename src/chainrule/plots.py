@@ -6,14 +6,13 @@ that ``import chainrule`` stays light; matplotlib comes with the ``cli`` extra.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._atomic import atomic_write
 from ._graph import no_grad
 from .tensor import Tensor
 
@@ -185,13 +184,5 @@ def _layer_colours(count: int) -> list[Any]:
 def _save(figure: Any, path: str | Path) -> Path:
     """Write the figure atomically: a half-written PNG never replaces a good one."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    os.close(handle)
-    try:
-        figure.savefig(temporary, bbox_inches="tight", format=target.suffix.lstrip(".") or "png")
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    kind = target.suffix.lstrip(".") or "png"
+    return atomic_write(target, lambda file: figure.savefig(file, bbox_inches="tight", format=kind))

@@ -9,11 +9,12 @@ from __future__ import annotations
 import gzip
 import math
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from .._atomic import atomic_write
 
 # Type code -> big-endian dtype.
 _IDX_TYPES: dict[int, np.dtype] = {
@@ -136,17 +137,7 @@ def _download(name: str, stem: str) -> Path:
     except (OSError, EOFError, zlib.error) as error:
         raise IDXError(f"downloaded {url}: damaged gzip stream ({error})") from None
     parse_idx(decompressed, f"downloaded {url}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{stem}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write(target, lambda file: file.write(content))
     return target
 
 

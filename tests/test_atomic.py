@@ -1,0 +1,33 @@
+"""Atomic writes: complete or untouched, usual permissions, no temporary files left behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from chainrule._atomic import atomic_write
+
+
+def test_writes_the_whole_content_with_usual_permissions(tmp_path: Path) -> None:
+    target = atomic_write(tmp_path / "sub" / "a.bin", lambda f: f.write(b"hello"))
+    assert target.read_bytes() == b"hello"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert [p.name for p in target.parent.iterdir()] == ["a.bin"]
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "a.bin"
+    target.write_bytes(b"old")
+
+    def broken(file: object) -> None:
+        file.write(b"half")  # type: ignore[attr-defined]
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, broken)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.bin"]
