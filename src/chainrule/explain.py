@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ._graph import FREED, no_grad, toposort
+from ._table import text_table
 from .tensor import Tensor
 
 __all__ = ["Explanation", "Step", "explain", "worked_example"]
@@ -123,11 +124,7 @@ class Explanation:
         return np.array2string(array, precision=4, separator=", ", max_line_width=10**6)
 
     def __str__(self) -> str:
-        rows = [list(self.COLUMNS)] + self._rows()
-        widths = [max(len(row[i]) for row in rows) for i in range(len(self.COLUMNS))]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(lines)
+        return text_table(self.COLUMNS, self._rows(), rule=True)
 
     def __repr__(self) -> str:
         return f"<Explanation of {len(self.steps)} steps>\n{self}"

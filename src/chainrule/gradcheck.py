@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._graph import no_grad
+from ._table import text_table
 from .tensor import Tensor
 
 _DEFAULT_STEP = float(np.finfo(np.float64).eps) ** (1 / 3)
@@ -146,13 +147,8 @@ class GradcheckReport:
             )
             for check in self.inputs
         ]
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        lines = [
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths))
-            for row in [header, *rows]
-        ]
         verdict = "passed" if self.passed else "FAILED"
-        return "\n".join([f"gradcheck {verdict}", *lines])
+        return f"gradcheck {verdict}\n" + text_table(header, rows)
 
 
 def gradcheck(

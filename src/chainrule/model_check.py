@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._graph import enable_grad, no_grad
+from ._table import text_table
 from .gradcheck import _DEFAULT_STEP, _scalar
 from .random import resolve_rng
 from .tensor import Tensor
@@ -103,11 +104,7 @@ class ModelGradcheckReport:
             )
             for check in self.parameters
         ]
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        lines = [
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-            for row in [header, *rows]
-        ]
+        lines = text_table(header, rows).splitlines()
         verdict = "passed" if self.passed else "FAILED"
         failed = sum(not check.passed for check in self.parameters)
         summary = (

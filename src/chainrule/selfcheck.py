@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
+from ._table import text_table
 from .gradcheck import GradcheckReport, gradcheck
 
 Inputs = Callable[[np.random.Generator], list[np.ndarray]]
@@ -156,10 +157,4 @@ def format_table(results: list[tuple[str, GradcheckReport]]) -> str:
         )
         for name, report in results
     ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-        for row in [header, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    return text_table(header, rows, rule=True)
