@@ -479,3 +479,9 @@ def test_mlp_loss_and_gradients_match_torch() -> None:
         np.testing.assert_allclose(
             ours.grad.data, theirs.grad.numpy(), rtol=1e-11, atol=1e-15, err_msg=name
         )
+
+
+def test_mlp_builds_in_the_dtype_asked_for() -> None:
+    model = nn.mlp(3, [4, 5], 2, dtype=np.float64)
+    assert {p.data.dtype for p in model.parameters()} == {np.dtype(np.float64)}
+    assert {p.data.dtype for p in nn.mlp(3, [4], 2).parameters()} == {np.dtype(np.float32)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,11 +39,13 @@ def mlp(
     activation: str = "relu",
     dropout: float = 0.0,
     *,
+    dtype: Any = None,
     rng: np.random.Generator | None = None,
 ) -> Sequential:
     """A multilayer perceptron: Linear layers of the given widths with ``activation`` between
     them (and Dropout after each hidden activation when ``dropout`` > 0); the output is linear
-    (logits), to be paired with a loss that takes logits."""
+    (logits), to be paired with a loss that takes logits. ``dtype`` is the parameters' (the
+    library default, float32, when None)."""
     if activation not in ACTIVATIONS:
         raise ValueError(
             f"mlp: unknown activation {activation!r}; choose from {', '.join(ACTIVATIONS)}"
@@ -50,9 +53,9 @@ def mlp(
     layers: list[Module] = []
     width = in_features
     for size in hidden:
-        layers += [Linear(width, size, rng=rng), ACTIVATIONS[activation]()]
+        layers += [Linear(width, size, dtype=dtype, rng=rng), ACTIVATIONS[activation]()]
         if dropout:
             layers.append(Dropout(dropout, rng=rng))
         width = size
-    layers.append(Linear(width, out_features, rng=rng))
+    layers.append(Linear(width, out_features, dtype=dtype, rng=rng))
     return Sequential(*layers)
