@@ -294,6 +294,11 @@ def worked_example() -> tuple[Tensor, dict[str, Tensor]]:
     a2 = sigmoid(z2)
     z3 = w["v1"] * a1 + w["v2"] * a2
     y = sigmoid(z3)
-    error = 0.5 * (y - 1.0) ** 2
+    residual = y - 1.0
+    squared = residual**2
+    error = 0.5 * squared
     names = {**w, "x1": x1, "x2": x2, "z1": z1, "a1": a1, "z2": z2, "a2": a2, "z3": z3, "y": y}
-    return error, {**names, "E": error}
+    names.update({"w11*x1": z1._parents[0], "w12*x2": z1._parents[1]})
+    names.update({"w21*x1": z2._parents[0], "w22*x2": z2._parents[1]})
+    names.update({"v1*a1": z3._parents[0], "v2*a2": z3._parents[1]})
+    return error, {**names, "y-t": residual, "(y-t)^2": squared, "E": error}
