@@ -19,7 +19,14 @@ from .nn.layers import ReLU, Sequential
 from .nn.module import Module
 from .tensor import Tensor, as_tensor
 
-__all__ = ["DeadUnits", "Diagnosis", "LayerGradient", "diagnose", "layer_gradient_norms"]
+__all__ = [
+    "DeadUnits",
+    "Diagnosis",
+    "LayerGradient",
+    "diagnose",
+    "layer_gradient_norms",
+    "layer_norms",
+]
 
 
 @dataclass
@@ -114,26 +121,33 @@ def _layer_of(name: str) -> str:
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
+def layer_norms(model: Module) -> dict[str, float]:
+    """The norm of each layer's current gradients (all its parameters together), in model
+    order; parameters without a gradient are left out."""
+    squares: dict[str, float] = {}
+    for name, p in model.named_parameters():
+        if p.grad is not None:
+            flat = p.grad.data.reshape(-1, order="A")  # a view in memory order, no copy
+            layer = _layer_of(name)
+            squares[layer] = squares.get(layer, 0.0) + float(np.dot(flat, flat))
+    return {layer: math.sqrt(total) for layer, total in squares.items()}
+
+
 def layer_gradient_norms(model: Module, loss_fn: Any, x: Any, y: Any) -> dict[str, float]:
     """The gradient norm of each layer's parameters for one batch, in model order.
 
     The parameters' ``.grad`` are left as they were before the call.
     """
-    parameters = list(model.named_parameters())
-    saved = [p.grad for _, p in parameters]
-    for _, p in parameters:
+    parameters = list(model.parameters())
+    saved = [p.grad for p in parameters]
+    for p in parameters:
         p.grad = None
     try:
         loss_fn(model(x), y).backward()
-        squares: dict[str, float] = {}
-        for name, p in parameters:
-            if p.grad is not None:
-                total = float(np.sum(np.square(p.grad.data, dtype=np.float64)))
-                squares[_layer_of(name)] = squares.get(_layer_of(name), 0.0) + total
+        return layer_norms(model)
     finally:
-        for (_, p), grad in zip(parameters, saved):
+        for p, grad in zip(parameters, saved):
             p.grad = grad
-    return {layer: math.sqrt(total) for layer, total in squares.items()}
 
 
 def _classify(norms: dict[str, float], vanish: float, explode: float) -> list[LayerGradient]:

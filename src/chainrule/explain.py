@@ -198,17 +198,7 @@ def explain(
             "explain: the output does not require grad, so there is no backward pass; make a "
             "leaf it depends on with requires_grad=True"
         )
-    if grad is None:
-        if output.data.size != 1:
-            raise ValueError(
-                f"explain: the output has shape {output.shape}; pass grad= of that shape "
-                "(the default 1 is only for one-element outputs)"
-            )
-        seed = np.ones_like(output.data)
-    else:
-        seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=output.dtype)
-        if seed.shape != output.shape:
-            raise ValueError(f"explain: grad has shape {seed.shape}, the output {output.shape}")
+    seed = output._cotangent(grad, "explain")
     order = toposort(output)
     if any(node._vjps is FREED for node in order):
         raise RuntimeError(

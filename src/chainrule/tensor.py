@@ -241,24 +241,28 @@ class Tensor:
                 "backward: this tensor does not require grad and has no graph; make a leaf it "
                 "depends on with requires_grad=True (and compute it outside no_grad())"
             )
-        if grad is None:
-            if self.data.size != 1:
-                raise ValueError(
-                    f"backward: grad can be implicitly created only for a one-element tensor, "
-                    f"but this tensor has shape {self.shape}; pass grad= of that shape"
-                )
-            seed: Any = np.ones_like(self.data)
-        else:
-            seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
-            if seed.shape != self.shape:
-                raise ValueError(
-                    f"backward: grad has shape {seed.shape} but the tensor has shape {self.shape}"
-                )
-            seed = seed.astype(self.data.dtype, copy=False)
+        seed: Any = self._cotangent(grad, "backward")
         if create_graph:
             # A Tensor cotangent stays in the graph (it may itself be differentiated).
             seed = astype(grad, self.data.dtype) if isinstance(grad, Tensor) else Tensor._wrap(seed)
         _graph.backward_pass(self, seed, retain_graph=retain_graph, create_graph=create_graph)
+
+    def _cotangent(self, grad: Any, caller: str) -> np.ndarray:
+        """The array that seeds a backward pass from this tensor: ``grad`` in this tensor's
+        shape and dtype, or 1 for a one-element tensor when ``grad`` is None."""
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"{caller}: grad can be implicitly created only for a one-element tensor, "
+                    f"but this tensor has shape {self.shape}; pass grad= of that shape"
+                )
+            return np.ones_like(self.data)
+        seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+        if seed.shape != self.shape:
+            raise ValueError(
+                f"{caller}: grad has shape {seed.shape} but the tensor has shape {self.shape}"
+            )
+        return seed.astype(self.data.dtype, copy=False)
 
     # ------------------------------------------------------------------------- operators
     # The operators + and * and the methods that only delegate (t.exp() is exp(t)) are the ops

@@ -15,6 +15,7 @@ import numpy as np
 from . import random as _random
 from ._graph import no_grad
 from .data.loader import DataLoader, TensorDataset
+from .diagnostics import layer_norms
 from .io import read_archive, write_archive
 from .nn.constraints import max_norm_
 from .nn.losses import BCELoss
@@ -138,13 +139,8 @@ class GradientNormMonitor(Callback):
         self._count = 0
 
     def on_batch_end(self, state: TrainingState) -> None:
-        layers: dict[str, float] = {}
-        for name, parameter in state.model.named_parameters():
-            if parameter.grad is not None:
-                layer = name.rsplit(".", 1)[0] if "." in name else name
-                layers[layer] = layers.get(layer, 0.0) + float(np.sum(parameter.grad.data**2))
-        for layer, squared in layers.items():
-            self._sums[layer] = self._sums.get(layer, 0.0) + math.sqrt(squared)
+        for layer, norm in layer_norms(state.model).items():
+            self._sums[layer] = self._sums.get(layer, 0.0) + norm
         self._count += 1
 
     def on_epoch_end(self, state: TrainingState) -> None:

@@ -91,23 +91,25 @@ def _linear_vjp_bias(g: Any, x: Any, weight: Any, *rest: Any) -> Any:
         return rows.sum(axis=0)
     # A row of ones times g: the column sums, several times faster than sum(axis=0) on the
     # narrow arrays of a layer (a GEMV instead of a strided reduction).
-    return _ones(rows.shape[0], rows.dtype) @ rows
+    return _constant("ones", rows.shape[0], rows.dtype) @ rows
 
 
-_ONES: dict[tuple[int, np.dtype[Any]], np.ndarray] = {}
+# Small read-only vectors (ones for bias gradients, row numbers for label indexing) shared by
+# every call with the same batch size, instead of made again at each step.
+_CONSTANTS: dict[tuple[str, int, np.dtype[Any]], np.ndarray] = {}
 
 
-def _ones(length: int, dtype: np.dtype[Any]) -> np.ndarray:
-    """A shared read-only vector of ones (one per batch size and dtype seen)."""
-    key = (length, dtype)
-    ones = _ONES.get(key)
-    if ones is None:
-        if len(_ONES) > 64:
-            _ONES.clear()
-        ones = np.ones(length, dtype)
-        ones.flags.writeable = False
-        _ONES[key] = ones
-    return ones
+def _constant(kind: str, length: int, dtype: Any) -> np.ndarray:
+    """``np.ones`` (kind "ones") or ``np.arange`` (kind "rows") of ``length``, cached."""
+    key = (kind, length, np.dtype(dtype))
+    array = _CONSTANTS.get(key)
+    if array is None:
+        if len(_CONSTANTS) > 128:
+            _CONSTANTS.clear()
+        array = np.ones(length, dtype) if kind == "ones" else np.arange(length, dtype=dtype)
+        array.flags.writeable = False
+        _CONSTANTS[key] = array
+    return array
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
@@ -181,20 +183,11 @@ def _class_targets(target: Any, logits: Tensor, loss: str) -> tuple[np.ndarray, 
     raise TypeError(f"{loss}: targets must be integer class indices or float probabilities")
 
 
-_ROWS: dict[int, np.ndarray] = {}
-
-
 def _label_index(labels: np.ndarray) -> Any:
     """The index that picks each sample's label column: (rows, labels) for a batch."""
     if labels.ndim == 0:
         return labels
-    rows = _ROWS.get(len(labels))
-    if rows is None:
-        if len(_ROWS) > 64:
-            _ROWS.clear()
-        rows = _ROWS[len(labels)] = np.arange(len(labels))
-        rows.flags.writeable = False
-    return rows, labels
+    return _constant("rows", len(labels), np.intp), labels
 
 
 def cross_entropy(
@@ -280,17 +273,13 @@ def _cross_entropy_by_index(fused: Any, logits: Tensor, labels: Any, reduction: 
 
     def vjp(g: Any, z: Any, out: Any) -> Any:
         per_sample = _per_sample_cotangent(g, reduction, count)
+        scale = per_sample.reshape(-1, 1) if reduction == "none" else per_sample
         if isinstance(z, Tensor):  # create_graph: the softmax recorded as ops
             q = np.zeros(z.shape, dtype=z.dtype)
             q[at_labels] = 1
-            scale = per_sample.reshape(-1, 1) if reduction == "none" else per_sample
             return (ops.softmax(z, axis=-1) - q) * scale
-        if reduction == "none":
-            result = probabilities * per_sample.reshape(-1, 1)
-            result[at_labels] -= per_sample
-        else:
-            result = probabilities * per_sample
-            result[at_labels] -= per_sample
+        result = probabilities * scale
+        result[at_labels] -= per_sample
         return result
 
     return Tensor._from_op(_reduce_values(losses, reduction), (logits,), (vjp,), "cross_entropy")

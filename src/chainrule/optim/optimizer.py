@@ -139,7 +139,7 @@ class Optimizer:
             # Copies in the parameter's memory layout, which the fused kernels need.
             column_major = _column_major(params[int(index)].data)
             self.state[int(index)] = {
-                k: (np.asfortranarray(v) if column_major else v).copy(order="K")
+                k: (np.array(v, order="F") if column_major else v.copy())
                 if isinstance(v, np.ndarray)
                 else v
                 for k, v in entry.items()

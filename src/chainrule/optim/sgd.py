@@ -71,9 +71,7 @@ class SGD(Optimizer):
                     continue
                 if plain:
                     # w ← w - lr·g, the common full-batch and minibatch case, in two passes
-                    scratch = state.get("_scratch")
-                    if scratch is None:
-                        state["_scratch"] = scratch = np.empty_like(p.data)
+                    scratch = work_buffer(state, "_scratch", p)
                     np.multiply(p.grad.data, lr, out=scratch)
                     p.data -= scratch
                 else:
