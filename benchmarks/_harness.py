@@ -49,9 +49,14 @@ def report(
     return "\n".join(lines)
 
 
-def limit_threads(threads: int) -> None:
+def limit_threads(threads: int, pin: bool = True) -> None:
     """Give NumPy's BLAS, PyTorch and JAX the same number of threads.
 
+    With ``pin`` (the default) the process is also bound to ``threads`` cores when that is fewer
+    than it may use: a library whose thread pool ignores the limits (XLA's CPU runtime ignores
+    ``XLA_FLAGS``' thread settings and ran 1.75 cores busy in a "1-thread" epoch) then still gets
+    no more cores than the others. ``pin=False`` is for processes that share the machine with
+    siblings, such as MPI ranks, which must not all be bound to the same core.
     Call it before the peers are imported (JAX reads XLA_FLAGS when it starts) and again after
     (a BLAS that a peer loads later, such as SciPy's, is limited only then).
     """
@@ -60,6 +65,9 @@ def limit_threads(threads: int) -> None:
         os.environ["XLA_FLAGS"] = (
             "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
         )
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if pin and 0 < threads < len(allowed):
+        os.sched_setaffinity(0, allowed[:threads])
     try:
         from threadpoolctl import threadpool_limits
 

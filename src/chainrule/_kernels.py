@@ -72,6 +72,15 @@ def _compile() -> dict[str, Callable[..., None]]:
             value = x[i]
             out[i] = value if value > 0 or value != value else 0.0
 
+    def bias_relu(out: Any, bias: Any) -> None:
+        # out ← max(out + bias, 0) in place, row by row, NaN kept: a linear layer's bias and its
+        # ReLU in the one pass over the product that both would otherwise make separately.
+        rows, columns = out.shape
+        for i in range(rows):
+            for j in range(columns):
+                value = out[i, j] + bias[j]
+                out[i, j] = value if value > 0 or value != value else 0.0
+
     def relu_backward(g: Any, out: Any, result: Any) -> None:
         # g where the unit was active (out > 0), else 0: one pass, no boolean temporary.
         for i in range(g.size):
@@ -99,6 +108,7 @@ def _compile() -> dict[str, Callable[..., None]]:
         "adam": jit(adam),
         "softmax_cross_entropy": jit(softmax_cross_entropy),
         "relu_forward": jit(relu_forward),
+        "bias_relu": jit(bias_relu),
         "relu_backward": jit(relu_backward),
     }
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import ops
 from .._kernels import kernel
+from ..ops.elementwise import _KERNEL_MIN_SIZE, _relu_vjp
 from ..random import resolve_rng
 from ..tensor import Tensor, as_tensor
 
@@ -42,28 +43,36 @@ def _per_sample_cotangent(g: Any, reduction: str, count: int) -> Any:
 
 
 # ------------------------------------------------------------------------------ layers
-def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """y = x @ weightᵀ + bias, as one recorded node.
 
     Gradient: ∂/∂x = g @ W; ∂/∂W = gᵀ @ x (over all leading axes); ∂/∂b = g summed over all but
     the last axis. The input batch's gradient is computed only when the input requires grad.
     """
-    x = as_tensor(x, like=weight)
-    if x.data.dtype != weight.data.dtype:
-        x = ops.astype(x, weight.data.dtype)
-    out_features, in_features = weight.shape
-    if x.ndim == 0 or x.shape[-1] != in_features:
-        raise ValueError(
-            f"Linear(in_features={in_features}, out_features={out_features}) expected input "
-            f"with {in_features} features on its last axis, got input of shape {x.shape}"
-        )
+    weight = as_tensor(weight)
+    x = _linear_input(x, weight)
     out = x.data @ weight.data.T
     if bias is not None:
+        bias = as_tensor(bias)
         out += bias.data
         return Tensor._from_op(
             out, (x, weight, bias), (_linear_vjp_x, _linear_vjp_weight, _linear_vjp_bias), "linear"
         )
     return Tensor._from_op(out, (x, weight), (_linear_vjp_x, _linear_vjp_weight), "linear")
+
+
+def _linear_input(x: Any, weight: Tensor) -> Tensor:
+    """``x`` as a tensor of the weight's dtype, checked to have the layer's input features."""
+    tensor = as_tensor(x, like=weight)
+    if tensor.data.dtype != weight.data.dtype:
+        tensor = as_tensor(ops.astype(tensor, weight.data.dtype))
+    out_features, in_features = weight.shape
+    if tensor.ndim == 0 or tensor.shape[-1] != in_features:
+        raise ValueError(
+            f"Linear(in_features={in_features}, out_features={out_features}) expected input "
+            f"with {in_features} features on its last axis, got input of shape {tensor.shape}"
+        )
+    return tensor
 
 
 # The rules of linear, defined once (not as closures per call: a layer runs thousands of times).
@@ -92,6 +101,64 @@ def _linear_vjp_bias(g: Any, x: Any, weight: Any, *rest: Any) -> Any:
     # A row of ones times g: the column sums, several times faster than sum(axis=0) on the
     # narrow arrays of a layer (a GEMV instead of a strided reduction).
     return _constant("ones", rows.shape[0], rows.dtype) @ rows
+
+
+def linear_relu(x: Any, weight: Any, bias: Any) -> Tensor:
+    """relu(x @ weightᵀ + bias) as one recorded node: what ``nn.Sequential`` runs for a Linear
+    followed by a ReLU. The bias and the ReLU are one pass over the product instead of two, and
+    the graph has one node instead of two; values and gradients are those of the two ops.
+
+    Gradient: with δ = g where the output is positive (else 0), ∂/∂x = δ @ W, ∂/∂W = δᵀ @ x,
+    ∂/∂b = δ summed over all but the last axis.
+    """
+    weight, bias = as_tensor(weight), as_tensor(bias)
+    x = _linear_input(x, weight)
+    out = x.data @ weight.data.T
+    fused = (
+        kernel("bias_relu", out, bias.data)
+        if out.ndim == 2 and out.size >= _KERNEL_MIN_SIZE
+        else None
+    )
+    if fused is not None:
+        fused(out, bias.data)
+    else:
+        out += bias.data
+        np.maximum(out, 0, out=out)
+    return Tensor._from_op(
+        out,
+        (x, weight, bias),
+        (_linear_relu_vjp_x, _linear_relu_vjp_weight, _linear_relu_vjp_bias),
+        "linear_relu",
+    )
+
+
+# The three rules of linear_relu share δ = g·[out > 0]: the engine asks for them one after the
+# other with the same g and out, so the first computes δ and the others take it from here.
+_LAST_DELTA: tuple[Any, Any, Any] = (None, None, None)
+
+
+def _relu_delta(g: Any, out: Any) -> Any:
+    global _LAST_DELTA
+    last_g, last_out, delta = _LAST_DELTA
+    if g is not last_g or out is not last_out:
+        delta = _relu_vjp(g, out, out)  # out > 0 exactly where the affine part is
+        _LAST_DELTA = (g, out, delta)
+    return delta
+
+
+def _linear_relu_vjp_x(g: Any, x: Any, weight: Any, bias: Any, out: Any) -> Any:
+    return _linear_vjp_x(_relu_delta(g, out), x, weight)
+
+
+def _linear_relu_vjp_weight(g: Any, x: Any, weight: Any, bias: Any, out: Any) -> Any:
+    return _linear_vjp_weight(_relu_delta(g, out), x, weight)
+
+
+def _linear_relu_vjp_bias(g: Any, x: Any, weight: Any, bias: Any, out: Any) -> Any:
+    global _LAST_DELTA
+    delta = _relu_delta(g, out)
+    _LAST_DELTA = (None, None, None)  # the last rule the engine asks for: let the arrays go
+    return _linear_vjp_bias(delta, x, weight)
 
 
 # Small read-only vectors (ones for bias gradients, row numbers for label indexing) shared by
