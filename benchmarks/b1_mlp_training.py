@@ -6,7 +6,8 @@ each, ...). Prints first-epoch seconds (for JAX this includes compiling the trai
 median of epochs 2-5 with min-max, the ratio to PyTorch eager within each round, test accuracy
 after the last epoch, and the GEMM floor: the time of only the matrix products one epoch needs.
 Contestants: chainrule, pytorch eager, pytorch eager fused adam, jax jit, scikit-learn (peers
-that are not installed are left out). Run:
+that are not installed are left out), and the same training written by hand on NumPy with
+chainrule's compiled passes and no engine (the least a NumPy-based library can spend). Run:
 python benchmarks/b1_mlp_training.py [--threads 2] [--epochs 5] [--only chainrule,jax jit]
 
 Each library is imported only when its contestant is built, so that ``b2_memory_import.py`` can
@@ -82,6 +83,93 @@ class Chainrule(Contestant):
         with self.cr.no_grad():
             scores = self.model(self.X_test).data
         return float((scores.argmax(axis=1) == self.y_test).mean())
+
+
+class ByHand(Contestant):
+    """The same training written out by hand: NumPy's GEMMs, chainrule's compiled passes (bias
+    with ReLU, ReLU's backward, softmax cross-entropy, Adam), every buffer allocated once, no
+    graph and no modules. No library built on NumPy's BLAS can spend less: the gap between this
+    and chainrule is what chainrule's engine costs, the gap between this and the GEMM floor is
+    the elementwise work itself."""
+
+    name = "numpy by hand (fused)"
+
+    def __init__(self, X, y, X_test, y_test) -> None:
+        from chainrule import _kernels
+
+        rng = np.random.default_rng(0)
+        self.params: list[np.ndarray] = []
+        for n_in, n_out in zip(SIZES, SIZES[1:]):
+            bound = 1 / np.sqrt(n_in)  # PyTorch's Linear initialisation, weights (in, out)
+            self.params.append(rng.uniform(-bound, bound, (n_in, n_out)).astype(np.float32))
+            self.params.append(rng.uniform(-bound, bound, n_out).astype(np.float32))
+        self.grads = [np.zeros_like(p) for p in self.params]
+        self.moments = [(np.zeros_like(p), np.zeros_like(p)) for p in self.params]
+        self.kernel = {
+            name: _kernels.kernel(name, np.zeros((2, 2), np.float32))
+            for name in ("adam", "bias_relu", "relu_backward", "softmax_cross_entropy")
+        }
+        self.adam_settings = _kernels.adam_settings
+        self.buffers: dict[tuple[str, int], np.ndarray] = {}
+        self.X, self.y, self.X_test, self.y_test = X, y, X_test, y_test
+        self.rng = np.random.default_rng(0)
+        self.steps = 0
+
+    def buffer(self, name: str, rows: int, columns: int) -> np.ndarray:
+        key = (name, rows)
+        if key not in self.buffers:
+            self.buffers[key] = np.empty((rows, columns), np.float32)
+        return self.buffers[key]
+
+    def step(self, x: np.ndarray, labels: np.ndarray) -> None:
+        (w1, b1, w2, b2, w3, b3), grads, kernel = self.params, self.grads, self.kernel
+        n = len(labels)
+        h1 = np.matmul(x, w1, out=self.buffer("h1", n, SIZES[1]))
+        kernel["bias_relu"](h1, b1)
+        h2 = np.matmul(h1, w2, out=self.buffer("h2", n, SIZES[2]))
+        kernel["bias_relu"](h2, b2)
+        z = np.matmul(h2, w3, out=self.buffer("z", n, SIZES[3]))
+        z += b3
+        delta = self.buffer("delta", n, SIZES[3])
+        losses = self.buffer("losses", n, 1).reshape(-1)
+        kernel["softmax_cross_entropy"](z, labels, delta, losses)
+        delta[np.arange(n), labels] -= 1
+        delta *= np.float32(1 / n)
+        ones = np.ones(n, np.float32)
+        for layer, (inputs, weight) in reversed(list(enumerate(((x, w1), (h1, w2), (h2, w3))))):
+            np.matmul(inputs.T, delta, out=grads[2 * layer])
+            np.matmul(ones, delta, out=grads[2 * layer + 1])
+            if layer:
+                back = np.matmul(delta, weight.T, out=self.buffer(f"back{layer}", n, len(weight)))
+                # Into another buffer: in place, the compiled loop could not be vectorised.
+                delta = self.buffer(f"delta{layer}", n, len(weight))
+                kernel["relu_backward"](back.reshape(-1), inputs.reshape(-1), delta.reshape(-1))
+        self.steps += 1
+        beta1, beta2 = 0.9, 0.999
+        settings = self.adam_settings(
+            np.dtype(np.float32),
+            step_size=1e-3 / (1 - beta1**self.steps),
+            beta1=beta1,
+            beta2=beta2,
+            eps=1e-8,
+            inv_sqrt_bias_correction2=1 / np.sqrt(1 - beta2**self.steps),
+            weight_decay=0.0,
+            shrink=1.0,
+            flush_below=float(np.finfo(np.float32).tiny),
+        )
+        for p, g, (m, v) in zip(self.params, grads, self.moments):
+            kernel["adam"](p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), settings)
+
+    def epoch(self) -> None:
+        order = self.rng.permutation(len(self.X))
+        for start in range(0, len(order), BATCH):
+            batch = order[start : start + BATCH]
+            self.step(np.take(self.X, batch, axis=0), np.take(self.y, batch).astype(np.intp))
+
+    def accuracy(self) -> float:
+        w1, b1, w2, b2, w3, b3 = self.params
+        hidden = np.maximum(np.maximum(self.X_test @ w1 + b1, 0) @ w2 + b2, 0)
+        return float(((hidden @ w3 + b3).argmax(axis=1) == self.y_test).mean())
 
 
 class Torch(Contestant):
@@ -222,6 +310,7 @@ MAKERS: dict[str, tuple[str, Callable[..., Contestant]]] = {
     "pytorch eager fused adam": ("torch", functools.partial(Torch, fused=True)),
     "jax jit": ("jax", Jax),
     "scikit-learn": ("sklearn", Sklearn),
+    "numpy by hand (fused)": ("chainrule", ByHand),
 }
 
 LABELS = {"sklearn": "scikit-learn"}
