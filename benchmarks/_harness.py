@@ -52,11 +52,12 @@ def report(
 def limit_threads(threads: int, pin: bool = True) -> None:
     """Give NumPy's BLAS, PyTorch and JAX the same number of threads.
 
-    With ``pin`` (the default) the process is also bound to ``threads`` cores when that is fewer
-    than it may use: a library whose thread pool ignores the limits (XLA's CPU runtime ignores
-    ``XLA_FLAGS``' thread settings and ran 1.75 cores busy in a "1-thread" epoch) then still gets
-    no more cores than the others. ``pin=False`` is for processes that share the machine with
-    siblings, such as MPI ranks, which must not all be bound to the same core.
+    With ``pin`` (the default) the process (every thread of it) is also bound to ``threads``
+    cores when that is fewer than it may use: a library whose thread pool ignores the limits
+    (XLA's CPU runtime ignores ``XLA_FLAGS``' thread settings and ran 1.75 cores busy in a
+    "1-thread" epoch) then still gets no more cores than the others. ``pin=False`` is for
+    processes that share the machine with siblings, such as MPI ranks, which must not all be
+    bound to the same core.
     Call it before the peers are imported (JAX reads XLA_FLAGS when it starts) and again after
     (a BLAS that a peer loads later, such as SciPy's, is limited only then).
     """
@@ -67,7 +68,7 @@ def limit_threads(threads: int, pin: bool = True) -> None:
         )
     allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if pin and 0 < threads < len(allowed):
-        os.sched_setaffinity(0, allowed[:threads])
+        _bind_process(allowed[:threads])
     try:
         from threadpoolctl import threadpool_limits
 
@@ -80,6 +81,18 @@ def limit_threads(threads: int, pin: bool = True) -> None:
         torch.set_num_threads(threads)
     except ImportError:
         pass
+
+
+def _bind_process(cores: list[int]) -> None:
+    """Bind every thread of this process to ``cores``: on Linux an affinity belongs to a thread,
+    and threads started before (OpenBLAS's, at ``import numpy``) keep their own; threads started
+    later inherit the caller's."""
+    tasks = "/proc/self/task"
+    for thread in os.listdir(tasks) if os.path.isdir(tasks) else ["0"]:
+        try:
+            os.sched_setaffinity(int(thread), cores)
+        except ProcessLookupError:  # the thread ended meanwhile
+            pass
 
 
 def versions(extra: dict[str, str]) -> str:

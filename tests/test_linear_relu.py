@@ -49,6 +49,16 @@ def test_linear_relu_gradcheck(
     assert report.passed, str(report)
 
 
+def test_linear_relu_gradcheck_on_the_compiled_path() -> None:
+    """A batch large enough (64x40 outputs) for the compiled bias+ReLU pass, in float64."""
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((64, 6)), rng.standard_normal((40, 6)), rng.standard_normal(40)
+    assert np.abs(x @ w.T + b).min() > KINK_GAP
+    assert _kernels.kernel("bias_relu", x @ w.T, b) is not None
+    report = cr.gradcheck(lambda x, w, b: F.linear_relu(x, w, b), x, w, b, **TIGHT)
+    assert report.passed, str(report)
+
+
 @pytest.mark.parametrize("rows", [3, 64])  # 3x40 takes NumPy's path, 64x40 the compiled pass
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_value_and_gradients_by_hand(rows: int, dtype: type) -> None:
@@ -79,17 +89,60 @@ def test_nan_stays_nan(rows: int) -> None:
     assert np.isnan(out[1]).all() and np.isfinite(np.delete(out, 1, axis=0)).all()
 
 
-def test_shared_delta_does_not_leak_between_nodes() -> None:
-    """Two fused nodes fed the same cotangent get each its own δ (their outputs differ)."""
+@pytest.mark.parametrize("frozen_bias", [False, True])
+def test_two_nodes_fed_the_same_cotangent_get_their_own_masks(frozen_bias: bool) -> None:
+    """Two fused nodes reached by the same g: each gradient uses its own node's ReLU mask,
+    also when the biases need no gradient (their rule is then never asked for)."""
     rng = np.random.default_rng(0)
     x = _leaf(rng.standard_normal((5, 3)))
     w1, w2 = _leaf(rng.standard_normal((4, 3))), _leaf(rng.standard_normal((4, 3)))
-    b1, b2 = _leaf(rng.standard_normal(4)), _leaf(rng.standard_normal(4))
-    (F.linear_relu(x, w1, b1) + F.linear_relu(x, w2, b2)).sum().backward()
+    b1, b2 = (rng.standard_normal(4) for _ in range(2))
+    biases = (b1, b2) if frozen_bias else (_leaf(b1), _leaf(b2))
+    (F.linear_relu(x, w1, biases[0]) + F.linear_relu(x, w2, biases[1])).sum().backward()
     for w, b in ((w1, b1), (w2, b2)):
-        delta = ((x.data @ w.data.T + b.data) > 0).astype(float)
-        np.testing.assert_allclose(w.grad.data, delta.T @ x.data, rtol=1e-12)
-        np.testing.assert_allclose(b.grad.data, delta.sum(axis=0), rtol=1e-12)
+        active = ((x.data @ w.data.T + b) > 0).astype(float)
+        np.testing.assert_allclose(w.grad.data, active.T @ x.data, rtol=1e-12)
+
+
+def test_a_changed_seed_on_a_retained_graph_gives_the_new_gradient() -> None:
+    """Differentiating the same graph twice with a seed changed in place in between (the bias
+    frozen, so only some inputs' gradients are asked for) follows the new seed."""
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((4, 3)), _leaf(rng.standard_normal((5, 3)))
+    bias = rng.standard_normal(5)
+    y = F.linear_relu(x, w, bias)
+    active = (x @ w.data.T + bias) > 0
+    seed = np.ones((4, 5))
+    y.backward(seed, retain_graph=True)
+    first = w.grad.data.copy()
+    np.testing.assert_allclose(first, (seed * active).T @ x, rtol=1e-12)
+    seed *= -3
+    y.backward(seed)
+    np.testing.assert_allclose(w.grad.data - first, (seed * active).T @ x, rtol=1e-12)
+
+
+def test_gradient_for_some_inputs_only() -> None:
+    """cr.grad with respect to the weight alone: the rule is asked for one of three inputs."""
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((6, 3)), rng.standard_normal((4, 3)), rng.standard_normal(4)
+    got = cr.grad(lambda w: F.linear_relu(x, w, b).sum())(w).data
+    np.testing.assert_allclose(got, ((x @ w.T + b) > 0).astype(float).T @ x, rtol=1e-12)
+
+
+@pytest.mark.parametrize("rows", [3, 64])
+def test_bias_shapes_behave_as_in_linear(rows: int) -> None:
+    """A bias of one element broadcasts, a bias of the wrong length fails, on both paths."""
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal((rows, 9)), rng.standard_normal((50, 9))
+    one = np.array([0.5])
+    np.testing.assert_allclose(
+        F.linear_relu(x, w, one).data, np.maximum(F.linear(x, w, one).data, 0), rtol=1e-12
+    )
+    for wrong in (np.zeros(3), np.zeros(60)):
+        with pytest.raises(ValueError):
+            F.linear(x, w, wrong)
+        with pytest.raises(ValueError):
+            F.linear_relu(x, w, wrong)
 
 
 def test_second_order_gradients_through_the_fused_node() -> None:
@@ -168,10 +221,66 @@ def test_wrong_input_inside_a_fused_pair_names_the_layer() -> None:
 
 
 def test_numpy_path_equals_the_compiled_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values and all three gradients, float32, with the compiled passes and without."""
     rng = np.random.default_rng(4)
-    x, w = rng.standard_normal((64, 9)).astype(np.float32), rng.standard_normal((50, 9))
-    w32, b = w.astype(np.float32), rng.standard_normal(50).astype(np.float32)
-    compiled = F.linear_relu(cr.tensor(x), cr.tensor(w32), cr.tensor(b)).data
+    x = rng.standard_normal((64, 9)).astype(np.float32)
+    w, b = (
+        rng.standard_normal((50, 9)).astype(np.float32),
+        rng.standard_normal(50).astype(np.float32),
+    )
+    g = rng.standard_normal((64, 50)).astype(np.float32)
+    assert _kernels.kernel("bias_relu", x @ w.T, b) is not None
+
+    def run() -> list[np.ndarray]:
+        leaves = [_leaf(x), _leaf(w), _leaf(b)]
+        out = F.linear_relu(*leaves)
+        out.backward(g)
+        return [out.data, *(leaf.grad.data for leaf in leaves)]
+
+    compiled = run()
     monkeypatch.setattr(_kernels, "_KERNELS", {})
-    plain = F.linear_relu(cr.tensor(x), cr.tensor(w32), cr.tensor(b)).data
-    np.testing.assert_array_equal(compiled, plain)
+    assert _kernels.kernel("bias_relu", x @ w.T, b) is None
+    for a, b_ in zip(compiled, run()):
+        np.testing.assert_array_equal(a, b_)
+
+
+def test_replaced_methods_turn_fusion_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forward or __call__ replaced on the class (say, to record activations) is honoured."""
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+    x = np.ones((2, 3))
+    assert model(x)._op == "linear_relu"
+    seen: list[str] = []
+    original = nn.ReLU.forward
+
+    def recording(self: nn.ReLU, x: Any) -> cr.Tensor:
+        seen.append("relu")
+        return original(self, x)
+
+    monkeypatch.setattr(nn.ReLU, "forward", recording)
+    assert model(x)._op == "relu" and seen == ["relu"]
+    monkeypatch.undo()
+    calls: list[str] = []
+    module_call = nn.Module.__call__
+
+    def counting(self: nn.Module, *args: Any) -> Any:
+        calls.append(type(self).__name__)
+        return module_call(self, *args)
+
+    monkeypatch.setattr(nn.Module, "__call__", counting)
+    model(x)
+    assert calls == ["Sequential", "Linear", "ReLU"]
+
+
+def test_explain_shows_what_the_fused_node_passes_to_each_input() -> None:
+    """cr.explain asks the joint rule once per node: what it says the fused node passed to the
+    weight and bias equals their gradients from backward()."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 4))
+    w, b = _leaf(rng.standard_normal((5, 4))), _leaf(rng.standard_normal(5))
+    loss = F.linear_relu(x, w, b).sum()
+    table = cr.explain(loss, names={"w": w, "b": b})
+    fused = next(step for step in table.steps if step.op == "linear_relu")
+    assert set(fused.passed) == {"w", "b"}  # x needs no gradient
+    loss.backward()
+    np.testing.assert_allclose(fused.passed["w"], w.grad.data, rtol=1e-12)
+    np.testing.assert_allclose(fused.passed["b"], b.grad.data, rtol=1e-12)

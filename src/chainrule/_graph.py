@@ -4,7 +4,8 @@ This module knows nothing about NumPy operations. A recorded node is a Tensor wi
 ``_parents`` and a tuple of ``_vjps``, one vector-Jacobian product per parent. Each vjp is called
 as ``vjp(g, *parent_values, out_value)``: with NumPy arrays for a first-order pass (fast, nothing
 recorded) or with the Tensors themselves when ``create_graph=True`` (the backward pass is then
-recorded and can be differentiated again).
+recorded and can be differentiated again). A node whose inputs' gradients share work has one
+``JointRule`` instead of the tuple: it is called once and returns all of them.
 """
 
 from __future__ import annotations
@@ -75,6 +76,26 @@ class enable_grad(_GradMode):  # noqa: N801
 def is_grad_enabled() -> bool:
     """True when operations on tensors that require grad are being recorded."""
     return _grad_enabled.get()
+
+
+class JointRule:
+    """One rule for all the inputs of a node, for ops whose gradients share work (the ReLU
+    mask of ``linear_relu`` serves its three): ``rule(g, needs, *input_values, out_value)``
+    returns one gradient per input, None where ``needs`` is False."""
+
+    __slots__ = ("rule",)
+
+    def __init__(self, rule: Callable[..., tuple[Any, ...]]) -> None:
+        self.rule = rule
+
+
+def input_gradients(
+    vjps: Any, g: Any, values: tuple[Any, ...], needs: Sequence[bool]
+) -> Sequence[Any]:
+    """The gradient that ``g`` sends to each input of a node (None where not needed)."""
+    if type(vjps) is JointRule:
+        return vjps.rule(g, needs, *values)
+    return [vjp(g, *values) if need else None for vjp, need in zip(vjps, needs)]
 
 
 # Creation numbers give every tensor its place in a topological order (see toposort).
@@ -170,7 +191,7 @@ def backward_pass(
                     "backward() to differentiate the same graph twice"
                 )
             parents = node._parents
-            if len(parents) == 1:
+            if len(parents) == 1 and type(vjps) is tuple:
                 # One input, the common case: a recorded node's only input requires grad.
                 parent = parents[0]
                 if parent._version > node._seq:
@@ -193,9 +214,13 @@ def backward_pass(
                     values: tuple[Any, ...] = (*parents, node)
                 else:
                     values = (*[p.data for p in parents], node.data)
-                for parent, vjp in zip(parents, vjps):
-                    if parent.requires_grad and (inputs is None or id(parent) in relevant):
-                        grad = vjp(g, *values)
+                needs = [
+                    parent.requires_grad and (inputs is None or id(parent) in relevant)
+                    for parent in parents
+                ]
+                sent = input_gradients(vjps, g, values, needs)
+                for parent, need, grad in zip(parents, needs, sent):
+                    if need:
                         expected = parent.data
                         if grad.shape != expected.shape or grad.dtype != expected.dtype:
                             raise _wrong_gradient(node, parent, grad)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._graph import FREED, no_grad, toposort
+from ._graph import FREED, input_gradients, no_grad, toposort
 from ._table import text_table
 from .tensor import Tensor
 
@@ -226,14 +226,18 @@ def explain(
             if node._vjps is None:
                 continue
             values = (*[p.data for p in parents], node.data)
-            for parent, vjp in zip(parents, node._vjps):
-                if not parent.requires_grad:
+            needs = [parent.requires_grad for parent in parents]
+            sent_to = input_gradients(node._vjps, delta, values, needs)
+            if node.data.size == 1:
+                local_to = input_gradients(node._vjps, np.ones_like(node.data), values, needs)
+            for position, parent in enumerate(parents):
+                if not needs[position]:
                     continue
                 label = labels[id(parent)]
-                sent = np.asarray(vjp(delta, *values))
+                sent = np.asarray(sent_to[position])
                 step.passed[label] = step.passed[label] + sent if label in step.passed else sent
                 if node.data.size == 1:
-                    local = np.asarray(vjp(np.ones_like(node.data), *values))
+                    local = np.asarray(local_to[position])
                     step.local[label] = step.local[label] + local if label in step.local else local
                 previous = deltas.get(id(parent))
                 deltas[id(parent)] = sent if previous is None else previous + sent

@@ -89,9 +89,14 @@ class Tensor:
 
     @classmethod
     def _from_op(
-        cls, out: Any, parents: tuple[Tensor, ...], vjps: tuple[Any, ...], op: str
+        cls,
+        out: Any,
+        parents: tuple[Tensor, ...],
+        vjps: tuple[Any, ...] | _graph.JointRule,
+        op: str,
     ) -> Tensor:
-        """Wrap an operation's result, recording the node only if a parent requires grad."""
+        """Wrap an operation's result, recording the node only if a parent requires grad.
+        ``vjps`` has one rule per parent, or is one JointRule for all of them."""
         tensor = cls.__new__(cls)
         tensor.data = out if type(out) is np.ndarray else np.asarray(out)
         tensor.grad = None

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from .._graph import JointRule
 from .._kernels import kernel
 from ..ops.elementwise import _KERNEL_MIN_SIZE, _relu_vjp
 from ..random import resolve_rng
@@ -109,56 +110,37 @@ def linear_relu(x: Any, weight: Any, bias: Any) -> Tensor:
     the graph has one node instead of two; values and gradients are those of the two ops.
 
     Gradient: with δ = g where the output is positive (else 0), ∂/∂x = δ @ W, ∂/∂W = δᵀ @ x,
-    ∂/∂b = δ summed over all but the last axis.
+    ∂/∂b = δ summed over all but the last axis; δ is computed once for the three.
     """
     weight, bias = as_tensor(weight), as_tensor(bias)
     x = _linear_input(x, weight)
     out = x.data @ weight.data.T
+    b = bias.data
     fused = (
-        kernel("bias_relu", out, bias.data)
-        if out.ndim == 2 and out.size >= _KERNEL_MIN_SIZE
+        kernel("bias_relu", out, b)
+        if out.ndim == 2 and b.shape == out.shape[1:] and out.size >= _KERNEL_MIN_SIZE
         else None
     )
     if fused is not None:
-        fused(out, bias.data)
-    else:
-        out += bias.data
+        fused(out, b)
+    else:  # other shapes broadcast (or fail) as in linear
+        out += b
         np.maximum(out, 0, out=out)
-    return Tensor._from_op(
-        out,
-        (x, weight, bias),
-        (_linear_relu_vjp_x, _linear_relu_vjp_weight, _linear_relu_vjp_bias),
-        "linear_relu",
+    return Tensor._from_op(out, (x, weight, bias), _LINEAR_RELU_RULE, "linear_relu")
+
+
+def _linear_relu_gradients(
+    g: Any, needs: Any, x: Any, weight: Any, bias: Any, out: Any
+) -> tuple[Any, Any, Any]:
+    delta = _relu_vjp(g, out, out)  # out > 0 exactly where the affine part is
+    return (
+        _linear_vjp_x(delta, x, weight) if needs[0] else None,
+        _linear_vjp_weight(delta, x, weight) if needs[1] else None,
+        _linear_vjp_bias(delta, x, weight) if needs[2] else None,
     )
 
 
-# The three rules of linear_relu share δ = g·[out > 0]: the engine asks for them one after the
-# other with the same g and out, so the first computes δ and the others take it from here.
-_LAST_DELTA: tuple[Any, Any, Any] = (None, None, None)
-
-
-def _relu_delta(g: Any, out: Any) -> Any:
-    global _LAST_DELTA
-    last_g, last_out, delta = _LAST_DELTA
-    if g is not last_g or out is not last_out:
-        delta = _relu_vjp(g, out, out)  # out > 0 exactly where the affine part is
-        _LAST_DELTA = (g, out, delta)
-    return delta
-
-
-def _linear_relu_vjp_x(g: Any, x: Any, weight: Any, bias: Any, out: Any) -> Any:
-    return _linear_vjp_x(_relu_delta(g, out), x, weight)
-
-
-def _linear_relu_vjp_weight(g: Any, x: Any, weight: Any, bias: Any, out: Any) -> Any:
-    return _linear_vjp_weight(_relu_delta(g, out), x, weight)
-
-
-def _linear_relu_vjp_bias(g: Any, x: Any, weight: Any, bias: Any, out: Any) -> Any:
-    global _LAST_DELTA
-    delta = _relu_delta(g, out)
-    _LAST_DELTA = (None, None, None)  # the last rule the engine asks for: let the arrays go
-    return _linear_vjp_bias(delta, x, weight)
+_LINEAR_RELU_RULE = JointRule(_linear_relu_gradients)
 
 
 # Small read-only vectors (ones for bias gradients, row numbers for label indexing) shared by

@@ -99,12 +99,11 @@ class Sequential(Module):
             layer = layers[position]
             if (
                 self.fuse
-                and type(layer) is Linear
                 and position + 1 < count
-                and type(layers[position + 1]) is ReLU
+                and type(layer) is Linear
                 and layer.bias is not None
-                and "forward" not in vars(layer)
-                and "forward" not in vars(layers[position + 1])
+                and _runs_own_forward(layer, Linear)
+                and _runs_own_forward(layers[position + 1], ReLU)
             ):
                 x = F.linear_relu(x, layer.weight, layer.bias)
                 position += 2
@@ -222,3 +221,19 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+# The methods as defined here, to tell them from replacements (for instance a wrapper that
+# records activations): only modules that run these are fused by Sequential.
+_ORIGINAL = {Linear: Linear.forward, ReLU: ReLU.forward, Module: Module.__call__}
+
+
+def _runs_own_forward(module: Module, cls: type[Module]) -> bool:
+    """True when ``module`` is exactly a ``cls`` whose forward and __call__ are the ones defined
+    here: not a subclass, nothing replaced on the instance or on the classes."""
+    return (
+        type(module) is cls
+        and cls.forward is _ORIGINAL[cls]
+        and cls.__call__ is _ORIGINAL[Module]
+        and "forward" not in vars(module)
+    )
