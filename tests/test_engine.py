@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis.extra.numpy import BroadcastableShapes, mutually_broadcastable_shapes
 
 import chainrule as cr
+from chainrule import nn
 
 
 def _leaf(values: object) -> cr.Tensor:
@@ -611,3 +612,17 @@ def test_backward_grad_of_another_dtype_is_cast_with_create_graph() -> None:
     (x * 2).backward(cr.tensor(np.array([1.0, 0.5])), create_graph=True)
     assert x.grad.dtype == np.float32
     np.testing.assert_array_equal(x.grad.data, [2.0, 1.0])
+
+
+def test_parameter_gradients_are_plain_tensors_and_stay_differentiable() -> None:
+    """A Parameter's .grad is a Tensor (not a Parameter); with create_graph it keeps its graph,
+    so the second derivative of sum(p³) in p, 6p, comes through."""
+    p = nn.Parameter(np.array([1.0, 2.0]))
+    (p**3).sum().backward(create_graph=True)
+    assert type(p.grad) is cr.Tensor and p.grad.requires_grad
+    np.testing.assert_allclose(p.grad.data, [3.0, 12.0])
+    first = p.grad
+    p.grad = None
+    first.sum().backward()
+    np.testing.assert_allclose(p.grad.data, [6.0, 12.0])
+    assert type(p.grad) is cr.Tensor

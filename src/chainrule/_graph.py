@@ -157,6 +157,8 @@ def backward_pass(
     (``None`` where none arrives), as ``torch.autograd.grad`` does.
     """
 
+    from .tensor import Tensor  # noqa: PLC0415  (the tensor module is built on this one)
+
     retain_graph = retain_graph or create_graph
     input_ids = frozenset(id(t) for t in inputs) if inputs is not None else frozenset()
     order = toposort(root, input_ids)
@@ -182,7 +184,7 @@ def backward_pass(
                 continue
             if vjps is None:
                 if inputs is None:
-                    _accumulate_leaf(node, g, create_graph, handed)
+                    _accumulate_leaf(node, g, create_graph, handed, Tensor)
                 continue
             if vjps is FREED:
                 raise FreedGraphError(
@@ -259,26 +261,29 @@ def _wrong_gradient(node: Tensor, parent: Tensor, grad: Any) -> AssertionError:
     )
 
 
-def _accumulate_leaf(leaf: Tensor, g: Any, create_graph: bool, handed: set[int]) -> None:
+def _accumulate_leaf(
+    leaf: Tensor, g: Any, create_graph: bool, handed: set[int], tensor: type[Tensor]
+) -> None:
     """Add ``g`` to ``leaf.grad``; repeated backward passes add up, as in PyTorch.
 
     A leaf's gradient must be private, since optimisers and users modify it in place. A
     cotangent array may be shared (add's vjp passes g on unchanged, reshape's gives a view),
     so it is copied unless it is a fresh array that no other leaf has received; with
-    ``create_graph`` the copy is a recorded identity, so it stays differentiable.
+    ``create_graph`` the copy is a recorded identity, so it stays differentiable. The gradient
+    is a plain ``tensor`` (the Tensor class, passed in by the caller that imported it), also
+    for a leaf of a subclass such as Parameter.
     """
-    tensor_type = type(leaf)  # Tensor, without importing the module built on this one
-    if isinstance(g, tensor_type):
+    if isinstance(g, tensor):
         if create_graph:
             from .ops import positive  # noqa: PLC0415  (the ops are built on this module)
 
             grad = positive(g)
         else:
-            grad = tensor_type._wrap(g.data.copy())
+            grad = tensor._wrap(g.data.copy())
     elif type(g) is np.ndarray and g.base is None and g.flags.writeable and id(g) not in handed:
-        grad = tensor_type._wrap(g)
+        grad = tensor._wrap(g)
     else:
-        grad = tensor_type._wrap(np.array(g))
+        grad = tensor._wrap(np.array(g))
     handed.add(id(grad.data))
     if leaf.grad is None:
         leaf.grad = grad
