@@ -44,6 +44,13 @@ def initial_weights() -> dict[str, np.ndarray]:
     return weights
 
 
+def _bce_logits(np_module, z, t):
+    """Mean binary cross-entropy of sigmoid(z), from the logits, without overflow."""
+    return np_module.mean(
+        np_module.maximum(z, 0) - z * t + np_module.log1p(np_module.exp(-np_module.abs(z)))
+    )
+
+
 class Contestant:
     """One library: ``reset()`` restores the initial weights, ``steps(n)`` trains n steps and
     waits for the result, ``loss()`` and ``accuracy()`` score the training set."""
@@ -59,21 +66,12 @@ class Contestant:
     def finish(self, y: np.ndarray) -> tuple[float, float]:
         """Final (loss, accuracy) on the training set, computed the same way for everyone."""
         z = np.asarray(self.logits(), dtype=np.float64).reshape(-1)
-        loss = np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
-        return float(loss), float(np.mean((z > 0) == (y > 0.5)))
+        return float(_bce_logits(np, z, y)), float(np.mean((z > 0) == (y > 0.5)))
 
 
-class Chainrule(Contestant):
-    name = "chainrule"
-
-    def __init__(self, X, y, weights) -> None:
-        self.model = nn.Sequential(
-            nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1)
-        )
-        self.optimizer = optim.SGD(self.model.parameters(), lr=LR)
-        self.loss = nn.BCEWithLogitsLoss()
-        self.X, self.y = cr.tensor(X), cr.tensor(y.reshape(-1, 1))
-        self.weights = weights
+class ModuleContestant(Contestant):
+    """A library with modules, a loss module and an optimiser (chainrule, PyTorch eager): the
+    same training loop, written once for both."""
 
     def reset(self) -> None:
         self.model.load_state_dict(self.weights)
@@ -85,12 +83,25 @@ class Chainrule(Contestant):
             loss(model(X), y).backward()
             optimizer.step()
 
+
+class Chainrule(ModuleContestant):
+    name = "chainrule"
+
+    def __init__(self, X, y, weights) -> None:
+        self.model = nn.Sequential(
+            nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1)
+        )
+        self.optimizer = optim.SGD(self.model.parameters(), lr=LR)
+        self.loss = nn.BCEWithLogitsLoss()
+        self.X, self.y = cr.tensor(X), cr.tensor(y.reshape(-1, 1))
+        self.weights = weights
+
     def logits(self) -> np.ndarray:
         with cr.no_grad():
             return self.model(self.X).data
 
 
-class Torch(Contestant):
+class Torch(ModuleContestant):
     name = "pytorch eager"
 
     def __init__(self, X, y, weights) -> None:
@@ -109,26 +120,9 @@ class Torch(Contestant):
         self.X, self.y = torch.from_numpy(X), torch.from_numpy(y.reshape(-1, 1))
         self.weights = {name: torch.from_numpy(w) for name, w in weights.items()}
 
-    def reset(self) -> None:
-        self.model.load_state_dict(self.weights)
-
-    def steps(self, n: int) -> None:
-        model, optimizer, loss, X, y = self.model, self.optimizer, self.loss, self.X, self.y
-        for _ in range(n):
-            optimizer.zero_grad()
-            loss(model(X), y).backward()
-            optimizer.step()
-
     def logits(self) -> np.ndarray:
         with self.torch.no_grad():
             return self.model(self.X).numpy()
-
-
-def _bce_logits(np_module, z, t):
-    """Mean binary cross-entropy of sigmoid(z), from the logits, without overflow."""
-    return np_module.mean(
-        np_module.maximum(z, 0) - z * t + np_module.log1p(np_module.exp(-np_module.abs(z)))
-    )
 
 
 class Jax(Contestant):

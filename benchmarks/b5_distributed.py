@@ -29,12 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).parent))
 from _harness import limit_threads, versions  # noqa: E402
+from b1_mlp_training import SIZES, load  # noqa: E402
 
-SIZES = (784, 256, 128, 10)
 PURE_CALLS = 200
 
 
@@ -67,13 +65,9 @@ def worker(epochs: int, batch: int) -> None:
 
     import chainrule as cr
     from chainrule import distributed, nn, optim
-    from chainrule.data import DataLoader, TensorDataset, load_fashion_mnist
+    from chainrule.data import DataLoader, TensorDataset
 
-    X, y = load_fashion_mnist("train")
-    X_test, y_test = load_fashion_mnist("test")
-    scale = np.float32(1 / 255)
-    X = X.reshape(-1, 784).astype(np.float32) * scale
-    X_test = X_test.reshape(-1, 784).astype(np.float32) * scale
+    X, y, X_test, y_test = load()
     cr.manual_seed(0)
     model = nn.mlp(784, list(SIZES[1:-1]), 10, "relu")
     optimizer = optim.Adam(model.parameters(), lr=1e-3)

@@ -90,21 +90,29 @@ def train_by_hand(distributed: bool, seed: int) -> dict[str, Any]:
     return {name: p.data.copy() for name, p in model.named_parameters()}
 
 
+def three_trainings(
+    distributed: bool, seed: int, checkpoint: Checkpoint | None = None
+) -> dict[str, Any]:
+    """fit with SGD and with Adam, and the loop by hand with Adam, their results keyed
+    "fit-sgd/...", "fit-adam/..." and "hand-adam/..."; ``checkpoint`` watches the SGD run."""
+    results: dict[str, Any] = {}
+    for kind in ("sgd", "adam"):
+        callbacks = [checkpoint] if kind == "sgd" and checkpoint is not None else []
+        for key, value in train_with_fit(kind, distributed, seed, callbacks).items():
+            results[f"fit-{kind}/{key}"] = value
+    for key, value in train_by_hand(distributed, seed).items():
+        results[f"hand-adam/{key}"] = value
+    return results
+
+
 def equivalence(out: Path) -> None:
     from chainrule import distributed
 
     rank = distributed.rank()
     # Every rank starts from a different initialisation and generator: the broadcast of rank
     # 0's parameters and batch order must make them one run, the run of seed SEED.
-    seed = SEED + rank
-    results: dict[str, Any] = {}
     checkpoint = Checkpoint(out / f"checkpoint-rank{rank}.npz")
-    for kind in ("sgd", "adam"):
-        callbacks = [checkpoint] if kind == "sgd" else []
-        for key, value in train_with_fit(kind, True, seed, callbacks).items():
-            results[f"fit-{kind}/{key}"] = value
-    for key, value in train_by_hand(True, seed).items():
-        results[f"hand-adam/{key}"] = value
+    results = three_trainings(True, SEED + rank, checkpoint)
     np.savez(out / f"result-rank{rank}.npz", **results)
 
 

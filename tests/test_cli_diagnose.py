@@ -13,6 +13,11 @@ from chainrule import io
 from chainrule.cli import main
 
 
+def _train_moons(out: Path, *options: str) -> int:
+    """``chainrule train --data moons OPTIONS --quiet --out OUT``."""
+    return main(["train", "--data", "moons", *options, "--quiet", "--out", str(out)])
+
+
 def test_explain_prints_the_worked_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain"]) == 0
     text = capsys.readouterr().out
@@ -31,28 +36,8 @@ def test_diagnose_names_vanishing_layers(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
-    code = main(
-        [
-            "train",
-            "--data",
-            "moons",
-            "--hidden",
-            "16,16,16,16,16,16",
-            "--activation",
-            "sigmoid",
-            "--optimizer",
-            "sgd",
-            "--lr",
-            "0.05",
-            "--epochs",
-            "3",
-            "--quiet",
-            "--diagnose",
-            "--out",
-            str(out),
-        ]
-    )
-    assert code == 0
+    options = ["--hidden", "16,16,16,16,16,16", "--activation", "sigmoid", "--optimizer", "sgd"]
+    assert _train_moons(out, *options, "--lr", "0.05", "--epochs", "3", "--diagnose") == 0
     text = capsys.readouterr().out
     assert "layer 0: vanishing gradient" in text
     report = json.loads((out / "diagnosis.json").read_text())
@@ -64,21 +49,7 @@ def test_gradient_tolerance_stops_the_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
-    code = main(
-        [
-            "train",
-            "--data",
-            "moons",
-            "--epochs",
-            "200",
-            "--grad-tol",
-            "10",
-            "--quiet",
-            "--out",
-            str(out),
-        ]
-    )
-    assert code == 0
+    assert _train_moons(out, "--epochs", "200", "--grad-tol", "10") == 0
     assert "stopped by: grad norm" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["stopped_by"] == "grad_norm" and len(metrics["train_loss"]) == 1
@@ -86,25 +57,7 @@ def test_gradient_tolerance_stops_the_run(
 
 def test_max_norm_bounds_the_saved_model(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    assert (
-        main(
-            [
-                "train",
-                "--data",
-                "moons",
-                "--epochs",
-                "20",
-                "--lr",
-                "0.5",
-                "--max-norm",
-                "0.75",
-                "--quiet",
-                "--out",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert _train_moons(out, "--epochs", "20", "--lr", "0.5", "--max-norm", "0.75") == 0
     model = io.load(out / "model.npz")
     for name, parameter in model.named_parameters():
         if name.endswith("weight"):

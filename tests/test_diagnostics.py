@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,7 +102,7 @@ def test_deep_sigmoid_network_vanishes_where_relu_does_not() -> None:
     assert math.isfinite(relative["relu"])
 
 
-def test_gradient_norm_plot(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_gradient_norm_plot(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     from matplotlib.image import imread
 

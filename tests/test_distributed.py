@@ -119,13 +119,7 @@ def test_without_mpi4py_the_functions_say_what_to_install(
 @pytest.fixture(scope="module")
 def reference() -> dict[str, np.ndarray]:
     """The same three trainings in this one process, without MPI."""
-    results: dict[str, np.ndarray] = {}
-    for kind in ("sgd", "adam"):
-        for key, value in worker.train_with_fit(kind, False, worker.SEED).items():
-            results[f"fit-{kind}/{key}"] = value
-    for key, value in worker.train_by_hand(False, worker.SEED).items():
-        results[f"hand-adam/{key}"] = value
-    return results
+    return worker.three_trainings(False, worker.SEED)
 
 
 @needs_mpi

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -16,21 +18,30 @@ from chainrule.ops import elementwise
 pytest.importorskip("numba")
 
 
+@contextlib.contextmanager
+def _compiled(fused: bool) -> Iterator[None]:
+    """Run the block with the compiled loops, or (``fused=False``) with the NumPy paths only.
+
+    A context manager rather than the monkeypatch fixture, which hypothesis tests cannot use."""
+    saved = _kernels._KERNELS
+    if not fused:
+        _kernels._KERNELS = {}
+    try:
+        yield
+    finally:
+        _kernels._KERNELS = saved
+
+
 def _steps(
     make: Any, shape: tuple[int, ...], dtype: Any, fused: bool, seed: int, steps: int = 15
 ) -> np.ndarray:
     rng = np.random.default_rng(seed)
     p = cr.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
     opt = make([p])
-    saved = _kernels._KERNELS
-    if not fused:
-        _kernels._KERNELS = {}
-    try:
+    with _compiled(fused):
         for _ in range(steps):
             p.grad = cr.tensor(rng.standard_normal(shape).astype(dtype))
             opt.step()
-    finally:
-        _kernels._KERNELS = saved
     return p.data
 
 
@@ -96,18 +107,13 @@ def test_column_major_weights_keep_the_fused_path_and_its_results() -> None:
     for fused in (True, False):
         layer.weight.data = np.asfortranarray(start)
         opt = optim.Adam([layer.weight], lr=1e-2)
-        saved = _kernels._KERNELS
-        if not fused:
-            _kernels._KERNELS = {}
-        try:
+        with _compiled(fused):
             for _ in range(5):
                 opt.zero_grad()
                 (layer(x) ** 2).sum().backward()
                 grad = layer.weight.grad
                 assert grad is not None and grad.data.flags.f_contiguous
                 opt.step()
-        finally:
-            _kernels._KERNELS = saved
         m = opt.state[0]["exp_avg"]
         assert m.flags.f_contiguous
         if fused:  # the kernel accepted all four arrays, so the fused loop ran
@@ -165,15 +171,10 @@ def test_fused_cross_entropy_equals_the_numpy_path(
     g = rng.standard_normal(rows if reduction == "none" else ()).astype(dtype)
     results = []
     for fused in (True, False):
-        saved = _kernels._KERNELS
-        if not fused:
-            _kernels._KERNELS = {}
-        try:
+        with _compiled(fused):
             logits = cr.tensor(z, requires_grad=True)
             loss = nn.functional.cross_entropy(logits, labels, reduction=reduction)
             loss.backward(g)
-        finally:
-            _kernels._KERNELS = saved
         results.append((loss.data, logits.grad.data))
     assert _kernels.kernel("softmax_cross_entropy", z) is not None  # the first run was fused
     tolerance = 1e-5 if dtype == np.float32 else 1e-12

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -43,9 +42,13 @@ CHECKED = [
 ]
 
 
+# For fits that stop at max_iter on purpose, whose ConvergenceWarning is expected.
+ignore_convergence = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
 # The check instances stop at max_iter on purpose (and the perceptron meets data that no line
 # separates), so their ConvergenceWarnings are expected; no check is declared as failing.
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@ignore_convergence
 @parametrize_with_checks(CHECKED)
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
@@ -90,6 +93,7 @@ def _digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------- MLPClassifier
+@ignore_convergence
 def test_pipeline_with_scaler_and_grid_search():
     X, y = _blobs()
     pipeline = Pipeline(
@@ -103,9 +107,7 @@ def test_pipeline_with_scaler_and_grid_search():
         {"mlp__hidden_layer_sizes": [(4,), (16, 8)], "mlp__alpha": [1e-4, 1e-1]},
         cv=3,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        search.fit(X, y)
+    search.fit(X, y)
     assert len(search.cv_results_["params"]) == 4
     assert search.best_params_["mlp__hidden_layer_sizes"] in [(4,), (16, 8)]
     assert search.score(X, y) > 0.9
@@ -114,13 +116,11 @@ def test_pipeline_with_scaler_and_grid_search():
     assert list(best.classes_) == [0, 1, 2]
 
 
+@ignore_convergence
 @pytest.mark.parametrize("n_classes", [2, 4])
 def test_predict_proba_rows_sum_to_one_and_agree_with_predict(n_classes):
     X, y = _blobs(centers=n_classes)
-    clf = MLPClassifier((8,), learning_rate_init=0.01, max_iter=30, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(X, y)
+    clf = MLPClassifier((8,), learning_rate_init=0.01, max_iter=30, random_state=0).fit(X, y)
     probabilities = clf.predict_proba(X)
     assert probabilities.shape == (len(X), n_classes)
     assert probabilities.dtype == np.float64
@@ -133,26 +133,23 @@ def test_predict_proba_rows_sum_to_one_and_agree_with_predict(n_classes):
     assert clf.out_activation_ == ("logistic" if n_classes == 2 else "softmax")
 
 
+@ignore_convergence
 def test_labels_of_any_type_come_back():
     X, y = _blobs(centers=3)
     names = np.array(["cat", "dog", "emu"])[y]
     clf = MLPClassifier((8,), learning_rate_init=0.01, max_iter=40, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(X, names)
+    clf.fit(X, names)
     assert list(clf.classes_) == ["cat", "dog", "emu"]
     assert set(clf.predict(X)) <= {"cat", "dog", "emu"}
     assert clf.score(X, names) > 0.9
 
 
+@ignore_convergence
 def test_same_random_state_gives_identical_predictions():
     X, y = _blobs()
 
     def fitted(random_state):
-        clf = MLPClassifier((8,), max_iter=5, random_state=random_state)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return clf.fit(X, y)
+        return MLPClassifier((8,), max_iter=5, random_state=random_state).fit(X, y)
 
     first, second, other = fitted(3), fitted(3), fitted(4)
     np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
@@ -208,15 +205,14 @@ def test_early_stopping_keeps_the_best_validation_network():
     assert clf.score(X, y) > 0.9
 
 
+@ignore_convergence
 def test_warm_start_continues_and_sgd_solver_learns():
     X, y = _blobs(centers=2)
     X = StandardScaler().fit_transform(X)
     clf = MLPClassifier((8,), solver="sgd", learning_rate_init=0.1, max_iter=20, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(X, y)
-        weights = clf.model_.state_dict()["0.weight"]
-        clf.set_params(warm_start=True).fit(X, y)
+    clf.fit(X, y)
+    weights = clf.model_.state_dict()["0.weight"]
+    clf.set_params(warm_start=True).fit(X, y)
     assert clf.n_iter_ > 20
     assert len(clf.loss_curve_) == clf.n_iter_
     assert clf.score(X, y) > 0.95
@@ -225,12 +221,11 @@ def test_warm_start_continues_and_sgd_solver_learns():
         clf.fit(X, np.where(y == 0, 7, y))
 
 
+@ignore_convergence
 def test_model_is_a_chainrule_network_of_the_chosen_dtype(tmp_path):
     X, y = _blobs(centers=3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = MLPClassifier((5, 4), max_iter=2, random_state=0).fit(X, y)
-        clf64 = MLPClassifier((5, 4), max_iter=2, random_state=0, dtype="float64").fit(X, y)
+    clf = MLPClassifier((5, 4), max_iter=2, random_state=0).fit(X, y)
+    clf64 = MLPClassifier((5, 4), max_iter=2, random_state=0, dtype="float64").fit(X, y)
     assert isinstance(clf.model_, nn.Module)
     shapes = [p.shape for p in clf.model_.parameters()]
     assert shapes == [(5, 2), (5,), (4, 5), (4,), (3, 4), (3,)]
@@ -245,11 +240,10 @@ def test_model_is_a_chainrule_network_of_the_chosen_dtype(tmp_path):
     np.testing.assert_array_equal(cr.load(path)(cr.tensor(X.astype(np.float32))).numpy(), logits)
 
 
+@ignore_convergence
 def test_verbose_prints_the_loss_of_each_epoch(capsys):
     X, y = _blobs(centers=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        MLPClassifier((4,), max_iter=3, verbose=True, random_state=0).fit(X, y)
+    MLPClassifier((4,), max_iter=3, verbose=True, random_state=0).fit(X, y)
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(",")[0] for line in lines] == ["Iteration 1", "Iteration 2", "Iteration 3"]
 
@@ -283,12 +277,10 @@ def test_predict_before_fit_raises_not_fitted():
         MLPRegressor().predict(np.zeros((2, 3)))
 
 
+@ignore_convergence
 def test_digits_accuracy_at_least_ninety_percent():
     X_train, y_train, X_test, y_test = _digits()
-    clf = MLPClassifier((64,), max_iter=100, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(X_train, y_train)
+    clf = MLPClassifier((64,), max_iter=100, random_state=0).fit(X_train, y_train)
     assert clf.score(X_test, y_test) >= 0.9
 
 
@@ -337,16 +329,15 @@ def test_perceptron_wraps_the_classic_rule():
     )
 
 
+@ignore_convergence  # after the XOR fit: overlapping blobs may not separate either
 def test_perceptron_warns_on_xor_and_shuffles_reproducibly():
     X, y = make_xor(seed=0)
     with pytest.warns(ConvergenceWarning, match="max_epochs=5"):
         clf = Perceptron(max_epochs=5).fit(X, y)
     assert not clf.converged_
     X, y = _blobs(centers=3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # overlapping blobs may not separate
-        first = Perceptron(shuffle=True, random_state=1).fit(X, y)
-        second = Perceptron(shuffle=True, random_state=1).fit(X, y)
+    first = Perceptron(shuffle=True, random_state=1).fit(X, y)
+    second = Perceptron(shuffle=True, random_state=1).fit(X, y)
     np.testing.assert_array_equal(first.coef_, second.coef_)
     assert first.coef_.shape == (3, 2)
 
@@ -371,18 +362,17 @@ def test_nearest_mean_wraps_the_classic_rule():
 def _one_step_from_the_same_weights(ours, theirs, X, y):
     """Fit both for one epoch, give scikit-learn our weights, then take one more full-batch step
     with each (warm start) and return both estimators."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours.fit(X, y)
-        theirs.fit(X, y)
-        linears = [layer for layer in ours.model_ if isinstance(layer, nn.Linear)]
-        theirs.coefs_ = [layer.weight.numpy().T.copy() for layer in linears]
-        theirs.intercepts_ = [layer.bias.numpy().copy() for layer in linears]
-        ours.set_params(warm_start=True).fit(X, y)
-        theirs.set_params(warm_start=True).fit(X, y)
+    ours.fit(X, y)
+    theirs.fit(X, y)
+    linears = [layer for layer in ours.model_ if isinstance(layer, nn.Linear)]
+    theirs.coefs_ = [layer.weight.numpy().T.copy() for layer in linears]
+    theirs.intercepts_ = [layer.bias.numpy().copy() for layer in linears]
+    ours.set_params(warm_start=True).fit(X, y)
+    theirs.set_params(warm_start=True).fit(X, y)
     return ours, theirs
 
 
+@ignore_convergence  # one epoch each (max_iter=1)
 @pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
 def test_one_step_equals_scikit_learns_step_penalty_included(kind):
     # One full-batch SGD step from the same weights must give the same weights and loss as

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 import chainrule as cr
 from chainrule import nn, optim
-from chainrule.train import fit
+from chainrule.train import History, fit
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((64, 3))
@@ -36,20 +38,25 @@ def _parameters(model: nn.Linear) -> np.ndarray:
     return np.concatenate([model.weight.data.ravel(), model.bias.data])
 
 
+def _gradient_descent(model: nn.Linear, lr: float, epochs: int, **stopping: Any) -> History:
+    """Full-batch gradient descent on the mean squared error of (X, Y): one step per epoch."""
+    return fit(
+        model,
+        nn.MSELoss(),
+        optim.SGD(model.parameters(), lr=lr),
+        (X, Y),
+        epochs=epochs,
+        batch_size=len(X),
+        progress=False,
+        **stopping,
+    )
+
+
 def test_gradient_norm_rule_stops_near_the_optimum() -> None:
     optimum, smallest, largest = _least_squares()
     model = _regression()
     tol = 1e-6
-    history = fit(
-        model,
-        nn.MSELoss(),
-        optim.SGD(model.parameters(), lr=1 / largest),
-        (X, Y),
-        epochs=10_000,
-        batch_size=len(X),
-        progress=False,
-        grad_tol=tol,
-    )
+    history = _gradient_descent(model, 1 / largest, 10_000, grad_tol=tol)
     assert history.stopped_by == "grad_norm"
     assert history.epochs < 10_000 and history.grad_norm[-1] <= tol < history.grad_norm[-2]
     # Strong convexity: ‖w - w*‖ <= ‖∇L(w)‖ / λ_min. The norm recorded is the gradient at the
@@ -61,16 +68,7 @@ def test_parameter_change_rule_stops_near_the_optimum() -> None:
     optimum, smallest, largest = _least_squares()
     model = _regression()
     lr, tol = 1 / largest, 1e-7
-    history = fit(
-        model,
-        nn.MSELoss(),
-        optim.SGD(model.parameters(), lr=lr),
-        (X, Y),
-        epochs=10_000,
-        batch_size=len(X),
-        progress=False,
-        param_tol=tol,
-    )
+    history = _gradient_descent(model, lr, 10_000, param_tol=tol)
     assert history.stopped_by == "param_change"
     assert history.param_change[-1] <= tol < history.param_change[-2]
     # A full-batch step moves by lr·‖∇L‖, so ‖∇L‖ <= tol/lr and ‖w - w*‖ <= tol/(lr·λ_min).
@@ -79,17 +77,7 @@ def test_parameter_change_rule_stops_near_the_optimum() -> None:
 
 def test_max_epochs_when_no_rule_fires() -> None:
     model = _regression()
-    history = fit(
-        model,
-        nn.MSELoss(),
-        optim.SGD(model.parameters(), lr=1e-3),
-        (X, Y),
-        epochs=3,
-        batch_size=len(X),
-        progress=False,
-        grad_tol=1e-12,
-        param_tol=1e-12,
-    )
+    history = _gradient_descent(model, 1e-3, 3, grad_tol=1e-12, param_tol=1e-12)
     assert history.stopped_by == "max_epochs" and len(history.grad_norm) == 3
     assert len(history.param_change) == 3 and all(c > 0 for c in history.param_change)
 
@@ -110,34 +98,29 @@ def test_max_norm_function_rescales_only_long_rows() -> None:
 def test_max_norm_holds_after_training_with_a_large_step() -> None:
     X_class = RNG.standard_normal((128, 4)).astype(np.float32)
     y_class = (X_class[:, 0] + X_class[:, 1] > 0).astype(np.int64)
-    cr.manual_seed(1)
-    model = nn.mlp(4, [16], 2)
+
+    def trained(**max_norm: float) -> nn.Sequential:
+        cr.manual_seed(1)
+        model = nn.mlp(4, [16], 2)
+        fit(
+            model,
+            nn.CrossEntropyLoss(),
+            optim.SGD(model.parameters(), lr=2.0),
+            (X_class, y_class),
+            epochs=5,
+            batch_size=16,
+            progress=False,
+            **max_norm,
+        )
+        return model
+
     c = 0.5
-    fit(
-        model,
-        nn.CrossEntropyLoss(),
-        optim.SGD(model.parameters(), lr=2.0),
-        (X_class, y_class),
-        epochs=5,
-        batch_size=16,
-        progress=False,
-        max_norm=c,
-    )
+    model = trained(max_norm=c)
     for layer in (model[0], model[2]):
         norms = np.linalg.norm(layer.weight.data.astype(np.float64), axis=1)
         assert norms.max() <= c * (1 + 1e-6)
     # Without the constraint the same run grows rows far beyond c (so the test can fail).
-    cr.manual_seed(1)
-    free = nn.mlp(4, [16], 2)
-    fit(
-        free,
-        nn.CrossEntropyLoss(),
-        optim.SGD(free.parameters(), lr=2.0),
-        (X_class, y_class),
-        epochs=5,
-        batch_size=16,
-        progress=False,
-    )
+    free = trained()
     assert np.linalg.norm(free[0].weight.data, axis=1).max() > 2 * c
 
 
@@ -147,15 +130,7 @@ def test_a_diverged_run_keeps_its_history() -> None:
     optimum, smallest, largest = _least_squares()
     model = _regression()
     with pytest.raises(cr.train.TrainingDiverged) as caught:
-        fit(
-            model,
-            nn.MSELoss(),
-            optim.SGD(model.parameters(), lr=10 / largest),
-            (X, Y),
-            epochs=200,
-            batch_size=len(X),
-            progress=False,
-        )
+        _gradient_descent(model, 10 / largest, 200)
     error = caught.value
     assert error.history is not None and error.history.epochs >= 1
     assert error.loss > 1e3 * error.history.first_loss or not np.isfinite(error.loss)

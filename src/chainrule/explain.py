@@ -20,6 +20,7 @@ import numpy as np
 
 from ._graph import FREED, input_gradients, no_grad, toposort
 from ._table import text_table
+from .ops import sigmoid
 from .tensor import Tensor
 
 __all__ = ["Explanation", "Step", "explain", "worked_example"]
@@ -270,9 +271,6 @@ def _labels(order: list[Tensor], named: dict[int, str]) -> dict[int, str]:
 def worked_example() -> tuple[Tensor, dict[str, Tensor]]:
     """The lectures' worked example: a 2-2-1 sigmoid network written neuron by neuron, with
     E = ½(y - t)², t = 1; returns the error and the names of its tensors for ``explain``."""
-    import numpy as np  # noqa: PLC0415
-
-    from .ops import sigmoid  # noqa: PLC0415
 
     def number(value: float, grad: bool = False) -> Tensor:
         return Tensor(np.float64(value), requires_grad=grad)

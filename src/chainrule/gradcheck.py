@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,25 +75,44 @@ def numerical_grad(
         raise ValueError(f"numerical_grad: eps must be positive, got {eps}")
     arrays = _float64_inputs(inputs, "numerical_grad")
     tensors = [Tensor._wrap(array) for array in arrays]
+    evaluate = functools.partial(fun, *tensors)
+    central = method == "central"
     gradients = []
     with no_grad():
         for array in arrays:
             gradient = np.empty_like(array)
             for index in np.ndindex(array.shape):
-                original = float(array[index])
-                h = step * max(abs(original), 1.0)
-                upper = original + (h / 2 if method == "central" else h)
-                lower = original - h / 2 if method == "central" else original
-                array[index] = upper
-                f_upper = _scalar(fun(*tensors), "numerical_grad")
-                array[index] = lower
-                f_lower = _scalar(fun(*tensors), "numerical_grad")
-                array[index] = original
-                # Dividing by the step actually taken (upper - lower as stored in float64)
-                # removes the representation error of x + h.
-                gradient[index] = (f_upper - f_lower) / (upper - lower)
+                gradient[index] = _difference(
+                    evaluate, array, index, step, "numerical_grad", central=central
+                )
             gradients.append(gradient)
     return gradients
+
+
+def _difference(
+    evaluate: Callable[[], Any],
+    array: NDArray[np.float64],
+    index: tuple[int, ...],
+    step: float,
+    caller: str,
+    *,
+    central: bool = True,
+) -> float:
+    """The finite difference of the scalar ``evaluate()`` in one element of ``array``, which
+    ``evaluate`` reads: (f(x + h/2) - f(x - h/2)) / h when ``central``, else (f(x + h) - f(x)) / h,
+    with h = step * max(|x|, 1). The element is restored afterwards."""
+    original = float(array[index])
+    h = step * max(abs(original), 1.0)
+    upper = original + (h / 2 if central else h)
+    lower = original - h / 2 if central else original
+    array[index] = upper
+    f_upper = _scalar(evaluate(), caller)
+    array[index] = lower
+    f_lower = _scalar(evaluate(), caller)
+    array[index] = original
+    # Dividing by the step actually taken (upper - lower as stored in float64) removes the
+    # representation error of x + h.
+    return (f_upper - f_lower) / (upper - lower)
 
 
 @dataclass(frozen=True)

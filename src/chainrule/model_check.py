@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from ._graph import enable_grad, no_grad
 from ._table import text_table
-from .gradcheck import _DEFAULT_STEP, _scalar
+from .gradcheck import _DEFAULT_STEP, _difference
 from .random import resolve_rng
 from .tensor import Tensor
 
@@ -292,17 +292,7 @@ def _numerical_gradient(
     gradient = np.zeros(len(indices), dtype=np.float64)
     with no_grad():
         for position, index in enumerate(indices):
-            original = float(array[index])
-            h = step * max(abs(original), 1.0)
-            upper = original + h / 2
-            lower = original - h / 2
-            array[index] = upper
-            f_upper = _scalar(loss_value(), "gradcheck_model")
-            array[index] = lower
-            f_lower = _scalar(loss_value(), "gradcheck_model")
-            array[index] = original
-            # Dividing by the step actually taken removes the representation error of θ ± h/2.
-            gradient[position] = (f_upper - f_lower) / (upper - lower)
+            gradient[position] = _difference(loss_value, array, index, step, "gradcheck_model")
     return gradient
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import _graph
+from ._atomic import atomic_write
 from .tensor import Tensor
 
 __all__ = ["DotGraph", "GraphvizNotFoundError", "graph"]
@@ -104,7 +105,7 @@ class DotGraph:
             raise ValueError(
                 f"render: format must be one of {_RENDERED_FORMATS + ('dot',)}, got {format!r}"
             )
-        _write_atomically(target, content)
+        atomic_write(target, lambda file: file.write(content))
         return target
 
     def _repr_svg_(self) -> str | None:
@@ -355,17 +356,3 @@ def _run_dot(source: str, format: str) -> bytes:
         message = result.stderr.decode("utf-8", "replace").strip()
         raise RuntimeError(f"dot -T{format} failed with exit status {result.returncode}: {message}")
     return result.stdout
-
-
-def _write_atomically(target: Path, content: bytes) -> None:
-    import secrets
-
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        # Mode "x" creates a new file with the usual permissions (umask), unlike mkstemp's 0600.
-        with open(temporary, "xb") as file:
-            file.write(content)
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

@@ -89,3 +89,11 @@ def check_n_features(X: NDArray[np.float64], expected: int, owner: str) -> None:
             f"{owner}: X has {X.shape[1]} features, but the model was fitted with "
             f"{expected} features"
         )
+
+
+def accuracy(predicted: NDArray[Any], y: ArrayLike, owner: str) -> float:
+    """The fraction of ``predicted`` labels that equal y; ``ValueError`` when the shapes differ."""
+    labels = np.asarray(y)
+    if labels.shape != predicted.shape:
+        raise ValueError(f"{owner}: y has shape {labels.shape}, expected {predicted.shape}")
+    return float(np.mean(predicted == labels))

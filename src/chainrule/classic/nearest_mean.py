@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._validation import check_fitted, check_n_features, check_X, check_y
+from ._validation import accuracy, check_fitted, check_n_features, check_X, check_y
 
 
 class NearestMeanClassifier:
@@ -68,22 +68,13 @@ class NearestMeanClassifier:
         check_fitted(self, "means_")
         samples = check_X(X, "NearestMeanClassifier.predict")
         check_n_features(samples, self.n_features_in_, "NearestMeanClassifier.predict")
-        # One class at a time: the distances stay exact differences (no |x|² - 2x·μ + |μ|²
-        # cancellation) and memory stays (n_samples, n_features) for any number of classes.
-        distances = np.stack([((samples - mean) ** 2).sum(axis=1) for mean in self.means_], axis=1)
+        distances = squared_distances(samples, self.means_)
         labels: NDArray[Any] = self.classes_[np.argmin(distances, axis=1)]
         return labels
 
     def score(self, X: ArrayLike, y: ArrayLike) -> float:
         """Accuracy: the fraction of samples whose predicted label equals y."""
-        predicted = self.predict(X)
-        labels = np.asarray(y)
-        if labels.shape != predicted.shape:
-            raise ValueError(
-                f"NearestMeanClassifier.score: y has shape {labels.shape}, "
-                f"expected {predicted.shape}"
-            )
-        return float(np.mean(predicted == labels))
+        return accuracy(self.predict(X), y, "NearestMeanClassifier.score")
 
     def as_linear(self) -> tuple[NDArray[np.float64], float]:
         """The two-class rule as a line: (w, b) with w = 2 (μ_1 - μ_0), b = |μ_0|² - |μ_1|².
@@ -107,3 +98,15 @@ class NearestMeanClassifier:
         w = 2.0 * (mean_1 - mean_0)
         b = float(mean_0 @ mean_0 - mean_1 @ mean_1)
         return w, b
+
+
+def squared_distances(
+    samples: NDArray[np.float64], means: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """|x - μ_k|² for each row x of ``samples`` and each row μ_k of ``means``, shape
+    (n_samples, n_classes).
+
+    One class at a time: the distances stay exact differences (no |x|² - 2x·μ + |μ|²
+    cancellation) and memory stays (n_samples, n_features) for any number of classes.
+    """
+    return np.stack([((samples - mean) ** 2).sum(axis=1) for mean in means], axis=1)

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..random import default_generator
-from ._validation import check_fitted, check_n_features, check_X, check_y
+from ._validation import accuracy, check_fitted, check_n_features, check_X, check_y
 
 
 class PerceptronUpdate(NamedTuple):
@@ -231,13 +231,7 @@ class Perceptron:
 
     def score(self, X: ArrayLike, y: ArrayLike) -> float:
         """Accuracy: the fraction of samples whose predicted label equals y."""
-        predicted = self.predict(X)
-        labels = np.asarray(y)
-        if labels.shape != predicted.shape:
-            raise ValueError(
-                f"Perceptron.score: y has shape {labels.shape}, expected {predicted.shape}"
-            )
-        return float(np.mean(predicted == labels))
+        return accuracy(self.predict(X), y, "Perceptron.score")
 
 
 def _signed_targets(labels: NDArray[Any], classes: NDArray[Any]) -> NDArray[np.float64]:

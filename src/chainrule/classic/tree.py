@@ -26,7 +26,6 @@ __all__ = ["tree_to_network"]
 def _paths(tree: Any) -> list[list[tuple[int, bool]]]:
     """For each leaf (in node order), the (split node, went right) pairs on its path."""
     left, right = tree.children_left, tree.children_right
-    paths: list[list[tuple[int, bool]]] = []
     stack: list[tuple[int, list[tuple[int, bool]]]] = [(0, [])]
     leaves: list[tuple[int, list[tuple[int, bool]]]] = []
     while stack:
@@ -36,9 +35,7 @@ def _paths(tree: Any) -> list[list[tuple[int, bool]]]:
             continue
         stack.append((int(right[node]), path + [(node, True)]))
         stack.append((int(left[node]), path + [(node, False)]))
-    for _, path in sorted(leaves, key=lambda item: item[0]):
-        paths.append(path)
-    return paths
+    return [path for _, path in sorted(leaves, key=lambda item: item[0])]
 
 
 def tree_to_network(

@@ -27,7 +27,7 @@ from .. import nn, ops, optim
 from ..creation import tensor
 from ..data import DataLoader, TensorDataset, make_moons
 from ..tensor import Tensor
-from ..train import GradientNormMonitor, evaluate, fit
+from ..train import GradientNormMonitor, History, evaluate, fit
 from ..transforms import grad
 from . import _figures
 from ._result import DemoResult
@@ -301,17 +301,9 @@ def _train_units(activation: Activation, X: np.ndarray, y: np.ndarray, seed: int
     model.eval()
     with no_grad():
         outputs = np.asarray(model(X).data).reshape(-1)
-    linear_names = [
-        str(position) for position, layer in enumerate(model) if isinstance(layer, nn.Linear)
-    ]
-    return DeepRun(
-        activation=activation.name,
-        train_loss=history.train_loss,
-        # The output unit's value is read as "class 1" above 0.5, the middle of the targets.
-        train_accuracy=float(np.mean((outputs > 0.5) == (y == 1))),
-        layer_grad_norms=[float(np.mean(history.grad_norms[name])) for name in linear_names],
-        first_layer_norms=history.grad_norms[linear_names[0]],
-    )
+    # The output unit's value is read as "class 1" above 0.5, the middle of the targets.
+    accuracy = float(np.mean((outputs > 0.5) == (y == 1)))
+    return _deep_run(activation, model, history, accuracy)
 
 
 def deep_network(activation: Activation, rng: np.random.Generator) -> nn.Sequential:
@@ -346,15 +338,22 @@ def _train_deep(activation: Activation, X: np.ndarray, y: np.ndarray, seed: int)
         progress=False,
     )
     _, accuracy = evaluate(model, loss_fn, (X, y))
+    return _deep_run(activation, model, history, accuracy)
+
+
+def _deep_run(
+    activation: Activation, model: nn.Sequential, history: History, accuracy: float
+) -> DeepRun:
+    """The facts of one training run: its losses, and the gradient norms that
+    ``GradientNormMonitor`` recorded for each linear layer of ``model``."""
     linear_names = [
         str(position) for position, layer in enumerate(model) if isinstance(layer, nn.Linear)
     ]
-    norms = [float(np.mean(history.grad_norms[name])) for name in linear_names]
     return DeepRun(
         activation=activation.name,
         train_loss=history.train_loss,
         train_accuracy=accuracy,
-        layer_grad_norms=norms,
+        layer_grad_norms=[float(np.mean(history.grad_norms[name])) for name in linear_names],
         first_layer_norms=history.grad_norms[linear_names[0]],
     )
 

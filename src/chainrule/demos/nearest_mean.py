@@ -60,7 +60,8 @@ def run(out: Path, *, seed: int = 0, animate: bool = False) -> NearestMeanResult
     X, y = make_elongated(N_SAMPLES, length=LENGTH, seed=seed)
     nearest = NearestMeanClassifier().fit(X, y)
     perceptron = Perceptron(max_epochs=MAX_EPOCHS).fit(X, y)
-    nearest_errors = int(np.count_nonzero(nearest.predict(X) != y))
+    wrong = nearest.predict(X) != y
+    nearest_errors = int(np.count_nonzero(wrong))
     perceptron_errors = int(np.count_nonzero(perceptron.predict(X) != y))
 
     figure = _figures.new_figure(12.0, 4.1)
@@ -71,7 +72,6 @@ def run(out: Path, *, seed: int = 0, animate: bool = False) -> NearestMeanResult
     _figures.draw_linear_rule(left, w, b, xlim, ylim, label="nearest-mean boundary")
     _draw_means(left, nearest.means_)
     _figures.scatter_classes(left, X, y, size=12)
-    wrong = nearest.predict(X) != y
     left.scatter(
         X[wrong, 0],
         X[wrong, 1],

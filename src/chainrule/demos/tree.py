@@ -61,8 +61,12 @@ class TreeResult(DemoResult):
     fine_tune_loss: list[float]
     files: list[Path]
 
+    @property
+    def agreement(self) -> str:
+        """``grid_agreement`` as a percentage; "100%" only when every grid point agrees."""
+        return "100%" if self.grid_agreement == 1.0 else f"{self.grid_agreement:.2%}"
+
     def summary(self) -> str:
-        agreement = "100%" if self.grid_agreement == 1.0 else f"{self.grid_agreement:.2%}"
         side = round(self.grid_points**0.5)
         return (
             f"A decision tree of depth {self.max_depth} with {self.n_leaves} leaves, fitted to "
@@ -71,7 +75,7 @@ class TreeResult(DemoResult):
             f"{self.n_test} other points). "
             f"tree_to_network turns it into a network of {self.n_splits} step units that test "
             f"the splits, {self.n_leaves} that detect the leaves and a linear output, whose "
-            f"regions agree with the tree's on {agreement} of a {side}x{side} grid. "
+            f"regions agree with the tree's on {self.agreement} of a {side}x{side} grid. "
             f"With every step replaced by a sigmoid of steepness {self.steepness:g} the "
             f"network becomes differentiable, and {self.steps} steps of Adam on the training "
             "points move and round off its boundaries: train "
@@ -169,7 +173,6 @@ def _draw(
 ) -> Path:
     figure = _figures.new_figure(16.5, 5.6)
     tree_axes, step_axes, tuned_axes = figure.subplots(1, 3)
-    agreement = "100%" if result.grid_agreement == 1.0 else f"{result.grid_agreement:.2%}"
     panels: list[tuple[Any, str, str]] = [
         (
             tree_axes,
@@ -182,7 +185,7 @@ def _draw(
             "step",
             f"Network from the tree, step units ({result.n_splits}+{result.n_leaves} hidden)\n"
             f"train {result.step_train_accuracy:.1%}, test {result.step_test_accuracy:.1%}; "
-            f"same class as the tree on {agreement} of the grid",
+            f"same class as the tree on {result.agreement} of the grid",
         ),
         (
             tuned_axes,

@@ -11,7 +11,7 @@ from .. import nn, optim
 from ..classic import Perceptron
 from ..data import DataLoader, TensorDataset, make_xor
 from ..plots import draw_decision_boundary
-from ..train import fit
+from ..train import evaluate, fit
 from . import _figures
 from ._result import DemoResult
 
@@ -63,17 +63,20 @@ def run(out: Path, *, seed: int = 0, animate: bool = False) -> XorResult:
         [update.epoch for update in perceptron.history_], minlength=perceptron.n_epochs_ + 1
     )[1:]
 
+    perceptron_accuracy = perceptron.score(X, y)
+
     rng = np.random.default_rng(seed)
     network = nn.mlp(2, [HIDDEN], 2, "tanh", rng=rng)
+    loss_fn = nn.CrossEntropyLoss()
     history = fit(
         network,
-        nn.CrossEntropyLoss(),
+        loss_fn,
         optim.Adam(network.parameters(), lr=LEARNING_RATE),
         DataLoader(TensorDataset(X, y), batch_size=32, shuffle=True, seed=seed),
         epochs=NETWORK_EPOCHS,
         progress=False,
     )
-    network_accuracy = _accuracy(network, X, y)
+    _, network_accuracy = evaluate(network, loss_fn, (X, y))
 
     figure = _figures.new_figure(15.0, 4.9)
     left, middle, right = figure.subplots(1, 3)
@@ -105,9 +108,9 @@ def run(out: Path, *, seed: int = 0, animate: bool = False) -> XorResult:
     left.set(xlabel="x₁", ylabel="x₂", aspect="equal")
     left.set_title(
         f"Perceptron, {perceptron.n_epochs_} epochs: not converged\n"
-        f"accuracy {perceptron.score(X, y):.0%}"
+        f"accuracy {perceptron_accuracy:.0%}"
         if not perceptron.converged_
-        else f"Perceptron: converged, accuracy {perceptron.score(X, y):.0%}",
+        else f"Perceptron: converged, accuracy {perceptron_accuracy:.0%}",
         fontsize=12,
     )
     left.legend(loc="upper center", fontsize=9, framealpha=0.9, ncols=2)
@@ -148,17 +151,8 @@ def run(out: Path, *, seed: int = 0, animate: bool = False) -> XorResult:
         n_samples=len(X),
         perceptron_converged=perceptron.converged_,
         perceptron_epochs=perceptron.n_epochs_,
-        perceptron_accuracy=perceptron.score(X, y),
+        perceptron_accuracy=perceptron_accuracy,
         network_accuracy=network_accuracy,
         network_epochs=history.epochs,
         files=[path],
     )
-
-
-def _accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
-    from .._graph import no_grad
-
-    model.eval()
-    with no_grad():
-        predicted = np.asarray(model(X).data).argmax(axis=1)
-    return float(np.mean(predicted == y))

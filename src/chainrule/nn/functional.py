@@ -66,7 +66,7 @@ def _linear_input(x: Any, weight: Tensor) -> Tensor:
     """``x`` as a tensor of the weight's dtype, checked to have the layer's input features."""
     tensor = as_tensor(x, like=weight)
     if tensor.data.dtype != weight.data.dtype:
-        tensor = as_tensor(ops.astype(tensor, weight.data.dtype))
+        tensor = ops.astype(tensor, weight.data.dtype)
     out_features, in_features = weight.shape
     if tensor.ndim == 0 or tensor.shape[-1] != in_features:
         raise ValueError(

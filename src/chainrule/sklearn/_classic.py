@@ -19,6 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import classic
+from ..classic.nearest_mean import squared_distances
 from ._common import check_at_least_two_classes, seed_from
 
 
@@ -192,9 +193,9 @@ class NearestMeanClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[mis
         mean."""
         check_is_fitted(self)
         samples = validate_data(self, X, dtype=np.float64, reset=False)
-        # The classic predict's own expression, class by class, so that the scores agree with
-        # predict exactly, ties included (a tie is 0 here and the first class there).
-        distances = np.stack([((samples - mean) ** 2).sum(axis=1) for mean in self.means_], axis=1)
+        # The classic predict's own distances, so that the scores agree with predict exactly,
+        # ties included (a tie is 0 here and the first class there).
+        distances = squared_distances(samples, self.means_)
         if len(self.classes_) == 2:
             scores: NDArray[np.float64] = distances[:, 0] - distances[:, 1]
             return scores

@@ -11,7 +11,8 @@ from numpy.typing import NDArray
 
 from ..random import default_generator
 
-_SEED_BOUND = 2**63
+SEED_BOUND = 2**63
+"""Exclusive upper bound of the seeds drawn from a generator (any non-negative int64)."""
 
 
 def seed_from(random_state: Any) -> int | None:
@@ -30,7 +31,7 @@ def seed_from(random_state: Any) -> int | None:
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(np.iinfo(np.int32).max))
     if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(_SEED_BOUND))
+        return int(random_state.integers(SEED_BOUND))
     raise ValueError(
         "random_state must be None, an int, a numpy.random.RandomState or a "
         f"numpy.random.Generator, got {random_state!r}"
@@ -43,7 +44,7 @@ def generator_from(random_state: Any) -> np.random.Generator:
     """
     seed = seed_from(random_state)
     if seed is None:
-        seed = int(default_generator().integers(_SEED_BOUND))
+        seed = int(default_generator().integers(SEED_BOUND))
     return np.random.default_rng(seed)
 
 

@@ -33,7 +33,13 @@ from .._graph import no_grad
 from ..data.loader import DataLoader, TensorDataset
 from ..tensor import Tensor
 from ..train import Callback, TrainingState, fit
-from ._common import check_at_least_two_classes, check_count, check_number, generator_from
+from ._common import (
+    SEED_BOUND,
+    check_at_least_two_classes,
+    check_count,
+    check_number,
+    generator_from,
+)
 
 # scikit-learn's activation names, and chainrule's where they differ.
 _ACTIVATIONS = {
@@ -46,7 +52,6 @@ _ACTIVATIONS = {
 }
 _SOLVERS = ("adam", "sgd")
 _DTYPES = ("float32", "float64")
-_SEED_BOUND = 2**63
 
 
 class _PenalisedLoss:
@@ -217,22 +222,15 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
 
     # ------------------------------------------------------------------ the network
     def _build(self, n_features: int, n_outputs: int, rng: np.random.Generator) -> nn.Sequential:
-        model = nn.mlp(
+        # The parameters are made in the estimator's own dtype, not the library's default.
+        return nn.mlp(
             n_features,
             self._hidden_sizes(),
             n_outputs,
             activation=_ACTIVATIONS[self.activation],
+            dtype=np.dtype(self.dtype),
             rng=rng,
         )
-        # nn.mlp makes parameters of the library's default dtype; the estimator's dtype setting
-        # is its own (no global switch), so the parameters are converted here.
-        dtype = np.dtype(self.dtype)
-        for layer in model:
-            if isinstance(layer, nn.Linear):
-                layer.weight = nn.Parameter(layer.weight.data.astype(dtype))
-                if layer.bias is not None:
-                    layer.bias = nn.Parameter(layer.bias.data.astype(dtype))
-        return model
 
     def _weights_and_biases(self) -> tuple[list[Tensor], list[Tensor]]:
         linears = [layer for layer in self.model_ if isinstance(layer, nn.Linear)]
@@ -337,7 +335,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
 
     def _split(self, X: Any, targets: Any, y: Any) -> tuple[Any, Any, Any, Any]:
         stratify = y if self._is_classifier else None
-        seed = int(self._rng.integers(_SEED_BOUND) % (2**32))
+        seed = int(self._rng.integers(SEED_BOUND) % (2**32))
         X, X_val, targets, _, y, y_val = train_test_split(
             X, targets, y, test_size=self.validation_fraction, random_state=seed, stratify=stratify
         )
@@ -367,7 +365,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
             TensorDataset(X, targets),
             batch_size=self._batch_size(n_samples),
             shuffle=bool(self.shuffle),
-            seed=int(self._rng.integers(_SEED_BOUND)),
+            seed=int(self._rng.integers(SEED_BOUND)),
         )
         loss, scale = self._loss()
         weights, _ = self._weights_and_biases()
