@@ -234,7 +234,10 @@ def test_invalid_optimizer_setting_is_a_one_line_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["train", "--optimizer", "sgd", "--momentum", "-1", "--epochs", "1"]
-    assert main([*args, "--out", str(tmp_path / "run"), "--quiet"]) != 0
+    with pytest.raises(SystemExit) as caught:  # refused while parsing, before any work
+        main([*args, "--out", str(tmp_path / "run"), "--quiet"])
+    assert caught.value.code == 2
+    assert not (tmp_path / "run").exists()
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
     assert len(captured.err.strip().splitlines()) == 1

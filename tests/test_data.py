@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+import chainrule.data
 from chainrule.data import (
     DataLoader,
     TensorDataset,
@@ -60,10 +61,15 @@ def test_tensor_dataset_indexes_every_array_and_accepts_tensors() -> None:
 
 
 def test_tensor_dataset_rejects_arrays_of_different_lengths() -> None:
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(ValueError, match="same length.*array 0: 4, array 1: 5"):
         TensorDataset(np.zeros((4, 2)), np.zeros(5))
     with pytest.raises(ValueError):
         TensorDataset()
+
+
+def test_tensor_dataset_rejects_an_array_without_a_first_axis() -> None:
+    with pytest.raises(ValueError, match="TensorDataset: array 1 is 0-d"):
+        TensorDataset(np.zeros((4, 2)), np.float64(3.0))
 
 
 # ------------------------------------------------------------------------ DataLoader
@@ -177,9 +183,12 @@ def test_loader_works_on_any_indexable_dataset() -> None:
     np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(7))
 
 
-@pytest.mark.parametrize("batch_size", [0, -3, 2.5])
-def test_loader_rejects_bad_batch_sizes(batch_size: float) -> None:
-    with pytest.raises(ValueError, match="batch_size"):
+@pytest.mark.parametrize(
+    ("batch_size", "error"),
+    [(0, ValueError), (-3, ValueError), (2.5, TypeError), (1.0, TypeError), (True, TypeError)],
+)
+def test_loader_rejects_bad_batch_sizes(batch_size: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match="DataLoader: batch_size must be"):
         DataLoader(_ids_dataset(5), batch_size=batch_size)  # type: ignore[arg-type]
 
 
@@ -464,7 +473,7 @@ def test_separable_loop_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         def uniform(self, low: float, high: float, size: Any = None) -> Any:
             return np.zeros(size) if size is not None else 0.0
 
-    monkeypatch.setattr(toy, "_generator", lambda seed: Stuck())
+    monkeypatch.setattr(toy, "_generator", lambda seed, where: Stuck())
     with pytest.raises(RuntimeError, match="make_separable"):
         make_separable(10, margin=0.5, seed=0)
 
@@ -530,3 +539,166 @@ def test_train_val_split_without_seed_follows_manual_seed() -> None:
     seeded = train_val_split(X, y, 0.3, seed=5)
     order = np.random.default_rng(5).permutation(100)
     np.testing.assert_array_equal(seeded[1][:, 0], order[:30])
+
+
+# ------------------------------------------------------------------------ bad arguments
+# Each case: the call, the exception, and what the message must say (the function and the
+# argument, and what was expected). Every case was a crash deep inside NumPy, a message that
+# named neither, or a silently accepted value before these checks (all but "loader-empty").
+# The calls go through ``Any`` (``loose``): the wrong types are the point.
+loose: Any = chainrule.data
+BAD_ARGUMENTS: list[tuple[str, Callable[[], object], type[Exception], str]] = [
+    ("moons-no-samples", lambda: loose.make_moons(n_samples=0), ValueError,
+     r"make_moons: n_samples must be at least 2 \(one per class\), got 0"),
+    ("moons-negative-samples", lambda: loose.make_moons(n_samples=-5), ValueError,
+     r"make_moons: n_samples must be at least 2 \(one per class\), got -5"),
+    ("moons-float-samples", lambda: loose.make_moons(n_samples=10.0), TypeError,
+     "make_moons: n_samples must be an integer"),
+    ("moons-negative-noise", lambda: loose.make_moons(noise=-1), ValueError,
+     "make_moons: noise must be >= 0, got -1"),
+    ("moons-nan-noise", lambda: loose.make_moons(noise=float("nan")), ValueError,
+     "make_moons: noise must be a finite number"),
+    ("xor-too-few", lambda: loose.make_xor(3), ValueError,
+     r"make_xor: n_samples must be at least 4 \(one per corner\)"),
+    ("xor-text-noise", lambda: loose.make_xor(noise="0.1"), TypeError,
+     "make_xor: noise must be a number"),
+    ("circles-negative-noise", lambda: loose.make_circles(noise=-0.5), ValueError,
+     "make_circles: noise must be >= 0"),
+    ("circles-text-factor", lambda: loose.make_circles(factor="0.5"), TypeError,
+     "make_circles: factor must be a number"),
+    ("spirals-no-classes", lambda: loose.make_spirals(n_classes=0), ValueError,
+     "make_spirals: n_classes must be at least 1, got 0"),
+    ("spirals-float-classes", lambda: loose.make_spirals(n_classes=2.5), TypeError,
+     "make_spirals: n_classes must be an integer"),
+    ("spirals-infinite-turns", lambda: loose.make_spirals(turns=float("inf")), ValueError,
+     "make_spirals: turns must be a finite number"),
+    ("spirals-negative-noise", lambda: loose.make_spirals(noise=-0.2), ValueError,
+     "make_spirals: noise must be >= 0"),
+    ("blobs-no-centers", lambda: loose.make_blobs(centers=0), ValueError,
+     "make_blobs: centers must be at least 1, got 0"),
+    ("blobs-negative-centers", lambda: loose.make_blobs(centers=-2), ValueError,
+     "make_blobs: centers must be at least 1"),
+    ("blobs-float-centers", lambda: loose.make_blobs(centers=2.5), TypeError,
+     "make_blobs: centers must be a number of centres"),
+    ("blobs-bool-centers", lambda: loose.make_blobs(centers=True), TypeError,
+     "make_blobs: centers must be a number of centres"),
+    ("blobs-1d-centers", lambda: loose.make_blobs(centers=[0.0, 5.0]), ValueError,
+     r"make_blobs: centers must be an array of shape \(n_centers, n_features\).*\(2,\)"),
+    ("blobs-empty-centers", lambda: loose.make_blobs(centers=np.zeros((0, 2))), ValueError,
+     r"make_blobs: centers must be an array.*\(0, 2\)"),
+    ("blobs-nan-centers", lambda: loose.make_blobs(centers=[[0.0, np.nan]]), ValueError,
+     "make_blobs: centers must be finite"),
+    ("blobs-text-centers", lambda: loose.make_blobs(centers=[["a", "b"]]), TypeError,
+     "make_blobs: centers must be"),
+    ("blobs-conflicting-features",
+     lambda: loose.make_blobs(centers=[[0.0, 0.0], [1.0, 1.0]], n_features=3), ValueError,
+     "make_blobs: n_features is 3 but the given centers have 2 features"),
+    ("blobs-no-features", lambda: loose.make_blobs(n_features=0), ValueError,
+     "make_blobs: n_features must be at least 1"),
+    ("blobs-fewer-samples-than-centres",
+     lambda: loose.make_blobs(n_samples=2, centers=3), ValueError,
+     r"make_blobs: n_samples must be at least 3 \(one per centre\)"),
+    ("blobs-negative-std", lambda: loose.make_blobs(std=-1.0), ValueError,
+     "make_blobs: std must be >= 0"),
+    ("blobs-empty-box", lambda: loose.make_blobs(box=(5.0, -5.0)), ValueError,
+     "make_blobs: box must be .* low < high"),
+    ("blobs-box-not-a-pair", lambda: loose.make_blobs(box=(1.0, 2.0, 3.0)), TypeError,
+     r"make_blobs: box must be a pair \(low, high\)"),
+    ("separable-no-samples", lambda: loose.make_separable(n_samples=0), ValueError,
+     "make_separable: n_samples must be at least 1, got 0"),
+    ("separable-text-margin", lambda: loose.make_separable(margin="0.3"), TypeError,
+     "make_separable: margin must be a number"),
+    ("elongated-negative-length", lambda: loose.make_elongated(length=-10.0), ValueError,
+     "make_elongated: length must be > 0, got -10"),
+    ("elongated-no-gap", lambda: loose.make_elongated(gap=0.0), ValueError,
+     "make_elongated: gap must be > 0"),
+    ("elongated-one-sample", lambda: loose.make_elongated(n_samples=1), ValueError,
+     "make_elongated: n_samples must be at least 2"),
+    ("encoder-float", lambda: loose.make_encoder(2.5), TypeError,
+     "make_encoder: n must be an integer"),
+    ("encoder-bool", lambda: loose.make_encoder(True), TypeError,
+     "make_encoder: n must be an integer"),
+    ("loader-text-shuffle",
+     lambda: loose.DataLoader(_ids_dataset(5), shuffle="no"), TypeError,
+     "DataLoader: shuffle must be True or False, got 'no'"),
+    ("loader-int-drop-last",
+     lambda: loose.DataLoader(_ids_dataset(5), drop_last=1), TypeError,
+     "DataLoader: drop_last must be True or False"),
+    ("loader-not-a-dataset", lambda: loose.DataLoader(5), TypeError,
+     "DataLoader: dataset must have a length and integer indexing"),
+    ("loader-empty", lambda: loose.DataLoader([]), ValueError, "DataLoader: the dataset is empty"),
+    ("one-hot-negative-classes", lambda: loose.one_hot([0, 1], num_classes=-1), ValueError,
+     "one_hot: num_classes must be at least 1, got -1"),
+    ("one-hot-zero-classes", lambda: loose.one_hot([0], num_classes=0), ValueError,
+     "one_hot: num_classes must be at least 1, got 0"),
+    ("one-hot-float-classes", lambda: loose.one_hot([0, 1], num_classes=2.0), TypeError,
+     "one_hot: num_classes must be an integer"),
+    ("one-hot-empty-without-classes",
+     lambda: loose.one_hot(np.array([], dtype=np.int64)), ValueError,
+     "one_hot: num_classes must be given when y is empty"),
+    ("one-hot-negative-label-without-classes", lambda: loose.one_hot([-1, 2]), ValueError,
+     "one_hot: labels must be non-negative, got -1"),
+    ("split-text-fraction",
+     lambda: loose.train_val_split(np.zeros((10, 2)), np.zeros(10), "0.2"), TypeError,
+     "train_val_split: val_fraction must be a number"),
+    ("split-nan-fraction",
+     lambda: loose.train_val_split(np.zeros((10, 2)), np.zeros(10), float("nan")), ValueError,
+     "train_val_split: val_fraction must be a finite number"),
+    ("split-scalar-X", lambda: loose.train_val_split(np.float64(1.0), np.zeros(1)), ValueError,
+     "train_val_split: X must have a first axis of samples"),
+    ("split-scalar-y", lambda: loose.train_val_split(np.zeros((3, 2)), 1), ValueError,
+     "train_val_split: y must have a first axis of samples"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [pytest.param(call, error, message, id=name) for name, call, error, message in BAD_ARGUMENTS],
+)
+def test_bad_arguments_name_the_function_and_the_argument(
+    call: Callable[[], object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: loose.make_moons(10, noise=0, seed=0),
+        lambda: loose.make_xor(4, noise=0.0, seed=0),
+        lambda: loose.make_circles(10, noise=0, factor=0.99, seed=0),
+        lambda: loose.make_spirals(3, n_classes=3, turns=-1.0, seed=0),
+        lambda: loose.make_spirals(5, n_classes=1, turns=0, seed=0),
+        lambda: loose.make_blobs(1, centers=1, std=0, seed=0),
+        lambda: loose.make_blobs(4, centers=2, n_features=5, seed=0),
+        lambda: loose.make_blobs(4, centers=np.int64(2), box=[0, 1], seed=0),
+        lambda: loose.make_separable(1, margin=0, seed=0),
+        lambda: loose.make_elongated(2, length=0.5, gap=1e-3, seed=0),
+        lambda: loose.make_encoder(np.int64(3)),
+    ],
+)
+def test_edge_arguments_are_accepted(call: Callable[[], object]) -> None:
+    call()
+
+
+def test_blobs_with_a_count_draw_their_centres_from_the_box() -> None:
+    """With std 0 every sample is its centre, which lies in the box, in n_features dims."""
+    X, y = make_blobs(60, centers=4, std=0.0, n_features=3, box=(2.0, 3.0), seed=0)
+    assert X.shape == (60, 3)
+    assert X.min() >= 2 and X.max() <= 3
+    for k in range(4):
+        assert len(np.unique(X[y == k], axis=0)) == 1
+
+
+def test_blobs_with_given_centres_take_their_width() -> None:
+    centres = [[0.0, 0.0, 0.0, 0.0], [10.0, 10.0, 10.0, 10.0]]
+    X, _ = make_blobs(10, centers=centres, std=0.1, seed=0)
+    assert X.shape == (10, 4)
+    X_stated, _ = make_blobs(10, centers=centres, std=0.1, n_features=4, seed=0)
+    np.testing.assert_array_equal(X, X_stated)
+
+
+def test_one_hot_with_num_classes_for_an_empty_batch() -> None:
+    encoded = one_hot(np.array([], dtype=np.int64), 3)
+    assert encoded.shape == (0, 3)

@@ -376,3 +376,74 @@ def test_tree_demo_without_scikit_learn_says_how_to_install_it(
     error = capsys.readouterr().err
     assert 'pip install "chainrule[sklearn]"' in error
     assert not list(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------ with and without data sets
+def _write_idx(path: Path, values: np.ndarray) -> None:
+    """An IDX file of unsigned bytes: the magic 0 0 0x08 ndim, the sizes, the values."""
+    header = bytes([0, 0, 0x08, values.ndim]) + np.asarray(values.shape, ">u4").tobytes()
+    path.write_bytes(header + values.astype(np.uint8).tobytes())
+
+
+@pytest.fixture(params=["without-data-sets", "with-fashion-mnist"])
+def data_search_path(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Where Fashion-MNIST is looked for, set explicitly: nowhere (an empty HOME and cache, no
+    system folder), or a folder of small IDX files given in $CHAINRULE_DATA, whatever the
+    machine has installed."""
+    from chainrule.data import idx
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("CHAINRULE_DATA", raising=False)
+    monkeypatch.setattr(idx, "_SYSTEM_DIRS", {"fashion-mnist": tmp_path / "none", "mnist": None})
+    if request.param == "with-fashion-mnist":
+        folder = tmp_path / "data"
+        folder.mkdir()
+        rng = np.random.default_rng(0)
+        for prefix, count in (("train", 600), ("t10k", 200)):
+            labels = np.arange(count) % 10
+            # Each class lights its own band of rows, so a linear model can tell them apart.
+            images = rng.integers(0, 60, size=(count, 28, 28))
+            for k in range(10):
+                images[labels == k, 2 * k + 4 : 2 * k + 7, :] += 180
+            _write_idx(folder / f"{prefix}-images-idx3-ubyte", images)
+            _write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
+        monkeypatch.setenv("CHAINRULE_DATA", str(folder))
+    return str(request.param)
+
+
+def test_templates_demo_prints_its_summary_whole_with_or_without_the_data(
+    data_search_path: str, tmp_path: Path
+) -> None:
+    run = run_cli("templates", ["--out", str(tmp_path / "figures")])
+    result = run.result
+    assert isinstance(result, TemplatesResult)
+    expected = "digits" if data_search_path == "without-data-sets" else "Fashion-MNIST"
+    assert result.dataset == expected
+    assert _flat(result.summary()) in _flat(run.stdout)
+    if expected == "digits":
+        assert "dataset-fashion-mnist" in run.stdout  # never broken at its hyphens
+        assert "~/.cache/chainrule/fashion-mnist" in run.stdout
+
+
+def test_demo_summaries_are_wrapped_at_spaces_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    long_words = "see dataset-fashion-mnist-and-a-very-long-hyphenated-package-name " * 6
+
+    @dataclasses.dataclass
+    class Result(DemoResult):
+        def summary(self) -> str:
+            return long_words.strip() + "."
+
+    def fake(out: Path, *, seed: int = 0, animate: bool = False) -> DemoResult:
+        return Result(files=[])
+
+    monkeypatch.setitem(DEMOS, "xor", dataclasses.replace(DEMOS["xor"], run=fake))
+    assert main(["demo", "xor", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("dataset-fashion-mnist-and-a-very-long-hyphenated-package-name") == 6

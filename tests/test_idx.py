@@ -1,5 +1,6 @@
 """IDX files (MNIST, Fashion-MNIST): exact round trips of files written here, a clear
-``IDXError`` for every kind of damage, a fuzz test, and the dataset loaders."""
+``IDXError`` for every kind of damage, a fuzz test, and the dataset loaders: where they look
+(a given data path is the only place), and what they accept as images and labels."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chainrule.data import IDXError, load_fashion_mnist, load_mnist, parse_idx, read_idx
+import chainrule.data
+from chainrule.data import (
+    IDXError,
+    load_fashion_mnist,
+    load_mnist,
+    load_train_test,
+    parse_idx,
+    read_idx,
+)
 from chainrule.data import idx as idx_module
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -272,23 +281,13 @@ def test_load_mnist_searches_chainrule_data(isolated_env: Path) -> None:
     np.testing.assert_array_equal(loaded_labels, labels)
 
 
-def test_load_mnist_with_mismatched_counts_is_an_idx_error(isolated_env: Path) -> None:
-    images = sample_array(np.dtype(np.uint8), (3, 28, 28), seed=7)
-    _write_set(isolated_env / "given", "train", images, np.array([1, 2], dtype=np.uint8))
-    with pytest.raises(IDXError, match="3 images but 2 labels"):
-        load_mnist("train", path=isolated_env / "given", download=False)
-
-
 @pytest.mark.parametrize("load", [load_mnist, load_fashion_mnist])
 def test_missing_files_name_where_the_loader_looked(
     isolated_env: Path, load: Callable[..., Any]
 ) -> None:
-    empty = isolated_env / "empty"
-    empty.mkdir()
     with pytest.raises(FileNotFoundError) as caught:
-        load("train", path=empty, download=False)
+        load("train", download=False)
     message = str(caught.value)
-    assert str(empty) in message
     assert str(isolated_env / "chainrule-data") in message
     assert str(isolated_env / "home" / ".cache" / "chainrule") in message
     assert "train-images-idx3-ubyte" in message
@@ -338,12 +337,11 @@ def test_cache_folder_itself_is_searched(isolated_env: Path) -> None:
 def test_not_found_message_lists_every_folder_in_search_order(
     isolated_env: Path, load: Callable[..., Any], name: str
 ) -> None:
-    given = isolated_env / "given"
     data = isolated_env / "chainrule-data"
     cache = isolated_env / "home" / ".cache" / "chainrule"
     with pytest.raises(FileNotFoundError) as caught:
-        load("test", path=given, download=False)
-    expected = [given, data / name, data, cache / name, cache]
+        load("test", download=False)
+    expected = [data / name, data, cache / name, cache]
     if name == "fashion-mnist":
         expected.append(isolated_env / "no-system-dir")
     assert _looked_in(str(caught.value)) == [str(folder) for folder in expected]
@@ -431,3 +429,219 @@ def test_damaged_download_is_an_idx_error_and_is_not_kept(
         idx_module._download("mnist", "train-labels-idx1-ubyte")
     folder = isolated_env / "home" / ".cache" / "chainrule" / "mnist"
     assert not folder.exists() or list(folder.iterdir()) == []
+
+
+# ------------------------------------------------------------- a data path is the only place
+def _small_set(seed: int, count: int = 3, size: int = 28) -> tuple[np.ndarray, np.ndarray]:
+    images = sample_array(np.dtype(np.uint8), (count, size, size), seed=seed)
+    return images, np.arange(count, dtype=np.uint8) % 10
+
+
+def _refuse_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    def urlopen(url: str, timeout: float = 0) -> None:
+        raise AssertionError(f"nothing may be downloaded with a data path given ({url})")
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+
+
+@pytest.mark.parametrize(
+    ("load", "name"), [(load_mnist, "mnist"), (load_fashion_mnist, "fashion-mnist")]
+)
+def test_a_data_path_that_does_not_exist_is_an_error_not_replaced_by_another_copy(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, load: Callable[..., Any], name: str
+) -> None:
+    """The files exist in $CHAINRULE_DATA, the cache and the system folder; a mistyped data
+    path must still be reported instead of being quietly replaced by one of them."""
+    for folder in (
+        isolated_env / "chainrule-data" / name,
+        isolated_env / "home" / ".cache" / "chainrule" / name,
+        isolated_env / "no-system-dir",
+    ):
+        _write_set(folder, "train", *_small_set(seed=11))
+    _refuse_downloads(monkeypatch)
+    missing = isolated_env / "typo"
+    with pytest.raises(FileNotFoundError) as caught:
+        load("train", path=missing)
+    assert str(caught.value) == f"{name}: data path '{missing}' does not exist"
+
+
+def test_a_data_path_that_is_a_file_is_an_error(isolated_env: Path) -> None:
+    file = isolated_env / "train-images-idx3-ubyte"
+    file.write_bytes(idx_bytes(_small_set(seed=12)[0]))
+    with pytest.raises(FileNotFoundError, match="is not a folder") as caught:
+        load_fashion_mnist("train", path=file)
+    assert f"fashion-mnist: data path '{file}'" in str(caught.value)
+
+
+@pytest.mark.parametrize("download", [True, False])
+def test_a_data_path_is_searched_alone_and_nothing_is_downloaded(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, download: bool
+) -> None:
+    _write_set(isolated_env / "chainrule-data" / "mnist", "train", *_small_set(seed=13))
+    _refuse_downloads(monkeypatch)
+    given = isolated_env / "given"
+    given.mkdir()
+    with pytest.raises(FileNotFoundError) as caught:
+        load_mnist("train", path=given, download=download)
+    message = str(caught.value)
+    assert "train-images-idx3-ubyte" in message
+    assert str(given) in message
+    assert "chainrule-data" not in message and ".cache" not in message
+    # One file present, the other missing: the missing one is named.
+    (given / "train-images-idx3-ubyte").write_bytes(idx_bytes(_small_set(seed=13)[0]))
+    with pytest.raises(FileNotFoundError, match="train-labels-idx1-ubyte"):
+        load_mnist("train", path=given, download=download)
+
+
+def test_a_data_path_may_hold_the_files_or_a_folder_named_after_the_set(
+    isolated_env: Path,
+) -> None:
+    images, labels = _small_set(seed=14)
+    _write_set(isolated_env / "direct", "t10k", images, labels)
+    _write_set(isolated_env / "parent" / "fashion-mnist", "t10k", images, labels)
+    for folder in (isolated_env / "direct", isolated_env / "parent", str(isolated_env / "parent")):
+        loaded_images, loaded_labels = load_fashion_mnist("test", path=folder)
+        assert_identical(loaded_images, images)
+        np.testing.assert_array_equal(loaded_labels, labels)
+
+
+def test_a_data_path_starting_with_a_tilde_is_in_the_home_folder(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images, labels = _small_set(seed=15)
+    _write_set(isolated_env / "home" / "datasets", "train", images, labels)
+    assert_identical(load_mnist("train", path="~/datasets")[0], images)
+    with pytest.raises(FileNotFoundError, match="'~/absent'"):
+        load_mnist("train", path="~/absent")
+
+
+# ------------------------------------------------------------- what the files must hold
+def test_float_labels_must_be_whole_numbers(isolated_env: Path) -> None:
+    images, _ = _small_set(seed=16)
+    folder = isolated_env / "floats"
+    _write_set(folder, "train", images, np.array([1.0, 2.3, 4.0], dtype=np.float32))
+    with pytest.raises(IDXError, match="labels must be integers") as caught:
+        load_mnist("train", path=folder)
+    assert str(folder / "train-labels-idx1-ubyte") in str(caught.value)
+    assert "2.3" in str(caught.value)
+    # Whole numbers stored as floats are class labels all the same.
+    _write_set(folder, "train", images, np.array([1.0, 0.0, 9.0], dtype=np.float64))
+    labels = load_mnist("train", path=folder)[1]
+    assert labels.dtype == np.int64
+    np.testing.assert_array_equal(labels, [1, 0, 9])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_float_labels_that_are_not_finite_are_refused(isolated_env: Path, bad: float) -> None:
+    folder = isolated_env / "floats"
+    _write_set(folder, "train", _small_set(seed=17)[0], np.array([1.0, bad, 4.0]))
+    with pytest.raises(IDXError, match="labels must be integers"):
+        load_mnist("train", path=folder)
+
+
+def test_negative_labels_are_refused(isolated_env: Path) -> None:
+    folder = isolated_env / "negative"
+    _write_set(folder, "t10k", _small_set(seed=18)[0], np.array([3, -1, 2], dtype=np.int8))
+    with pytest.raises(IDXError, match="non-negative") as caught:
+        load_fashion_mnist("test", path=folder)
+    assert str(folder / "t10k-labels-idx1-ubyte") in str(caught.value)
+    assert "-1 at index 1" in str(caught.value)
+
+
+def test_labels_must_be_one_dimensional(isolated_env: Path) -> None:
+    folder = isolated_env / "matrix"
+    _write_set(folder, "train", _small_set(seed=19)[0], np.zeros((3, 2), dtype=np.uint8))
+    with pytest.raises(IDXError, match="1-D array, got shape \\(3, 2\\)") as caught:
+        load_mnist("train", path=folder)
+    assert str(folder / "train-labels-idx1-ubyte") in str(caught.value)
+
+
+@pytest.mark.parametrize("shape", [(3, 784), (3, 28, 28, 1), (3, 0, 28)])
+def test_images_must_be_n_rows_cols(isolated_env: Path, shape: tuple[int, ...]) -> None:
+    folder = isolated_env / "flat"
+    images = np.zeros(shape, dtype=np.uint8)
+    _write_set(folder, "train", images, np.array([1, 2, 3], dtype=np.uint8))
+    with pytest.raises(IDXError) as caught:
+        load_mnist("train", path=folder)
+    assert str(folder / "train-images-idx3-ubyte.gz") in str(caught.value)
+    assert str(shape[1:]) in str(caught.value) or str(shape) in str(caught.value)
+
+
+def test_swapped_image_and_label_files_are_named_as_swapped(isolated_env: Path) -> None:
+    images, labels = _small_set(seed=20)
+    folder = isolated_env / "swapped"
+    _write_set(folder, "train", labels, images)
+    with pytest.raises(IDXError, match="swapped") as caught:
+        load_mnist("train", path=folder)
+    message = str(caught.value)
+    images_file = folder / "train-images-idx3-ubyte.gz"
+    labels_file = folder / "train-labels-idx1-ubyte"
+    assert f"{images_file} holds a 1-D array (3,), like a labels file" in message
+    assert f"{labels_file} a 3-D array (3, 28, 28), like an images file" in message
+
+
+def test_mismatched_counts_name_both_files(isolated_env: Path) -> None:
+    images = sample_array(np.dtype(np.uint8), (3, 28, 28), seed=7)
+    folder = isolated_env / "given"
+    _write_set(folder, "train", images, np.array([1, 2], dtype=np.uint8))
+    with pytest.raises(IDXError) as caught:
+        load_mnist("train", path=folder, download=False)
+    assert str(caught.value) == (
+        f"{folder / 'train-images-idx3-ubyte.gz'} has 3 images but "
+        f"{folder / 'train-labels-idx1-ubyte'} has 2 labels; they must match one to one"
+    )
+
+
+# ------------------------------------------------------------------------ load_train_test
+def test_load_train_test_returns_both_splits_as_written(isolated_env: Path) -> None:
+    assert chainrule.data.load_train_test is load_train_test
+    train_images, train_labels = _small_set(seed=21, count=5)
+    test_images, test_labels = _small_set(seed=22, count=2)
+    folder = isolated_env / "both"
+    _write_set(folder, "train", train_images, train_labels)
+    _write_set(folder, "t10k", test_images, test_labels)
+    loaded = load_train_test("mnist", path=folder)
+    assert len(loaded) == 4
+    assert_identical(loaded[0], train_images)
+    np.testing.assert_array_equal(loaded[1], train_labels)
+    assert_identical(loaded[2], test_images)
+    np.testing.assert_array_equal(loaded[3], test_labels)
+    assert loaded[1].dtype == loaded[3].dtype == np.int64
+
+
+def test_load_train_test_refuses_train_and_test_images_of_different_sizes(
+    isolated_env: Path,
+) -> None:
+    folder = isolated_env / "sizes"
+    _write_set(folder, "train", *_small_set(seed=23, count=4, size=28))
+    _write_set(folder, "t10k", *_small_set(seed=24, count=2, size=14))
+    with pytest.raises(IDXError, match="differ in size") as caught:
+        load_train_test("fashion-mnist", path=folder)
+    message = str(caught.value)
+    assert str(folder / "train-images-idx3-ubyte.gz") in message
+    assert str(folder / "t10k-images-idx3-ubyte.gz") in message
+    assert "(4, 28, 28)" in message and "(2, 14, 14)" in message
+
+
+def test_load_train_test_follows_the_data_path_rule(isolated_env: Path) -> None:
+    _write_set(isolated_env / "chainrule-data" / "mnist", "train", *_small_set(seed=25))
+    _write_set(isolated_env / "chainrule-data" / "mnist", "t10k", *_small_set(seed=26))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_train_test("mnist", path=isolated_env / "typo")
+    # Without a path, the search order finds them.
+    assert load_train_test("mnist", download=False)[0].shape == (3, 28, 28)
+
+
+def test_load_train_test_names_the_known_sets(isolated_env: Path) -> None:
+    with pytest.raises(ValueError, match="'fashion-mnist', 'mnist'") as caught:
+        load_train_test("cifar10", path=isolated_env)
+    assert "cifar10" in str(caught.value)
+
+
+@needs_fashion
+def test_load_train_test_from_the_debian_package() -> None:
+    images_train, labels_train, images_test, labels_test = load_train_test(
+        "fashion-mnist", path=FASHION_DIR
+    )
+    assert images_train.shape == (60000, 28, 28) and images_test.shape == (10000, 28, 28)
+    assert labels_train.shape == (60000,) and labels_test.shape == (10000,)

@@ -130,5 +130,5 @@ def test_sgd_settings_after_momentum_are_keyword_only() -> None:
         optim.SGD([w], 0.1, 0.9, True)  # type: ignore[misc]
     with pytest.raises(ValueError, match="twice"):
         optim.SGD([w, w], lr=0.1)
-    with pytest.raises(ValueError, match="learning rate"):
+    with pytest.raises(ValueError, match="lr must be finite"):
         optim.SGD([w], lr=float("nan"))

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from . import __version__
 
@@ -37,11 +36,24 @@ def _gradcheck(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from . import distributed as mpi
-    from .experiment import RunConfig, run
+    from .experiment import (
+        TOY_SETS,
+        RunAlreadyFinished,
+        RunConfig,
+        RunFailed,
+        RunInterrupted,
+        run,
+    )
+    from .io import ModelFileError
     from .train import TrainingDiverged
 
     distributed = mpi.launched_by_mpi()  # mpirun -n K chainrule train ...: one model, K ranks
-
+    if args.animate and args.data is not None and args.data not in TOY_SETS:
+        print(
+            f"chainrule train: --animate draws the boundary of 2-D data ({', '.join(TOY_SETS)}); "
+            f"{args.data} is not 2-D, so it is ignored",
+            file=sys.stderr,
+        )
     config = RunConfig(
         data=args.data,
         hidden=args.hidden,
@@ -59,34 +71,33 @@ def _train(args: argparse.Namespace) -> int:
         max_norm=args.max_norm,
         diagnose=args.diagnose,
     )
-    if args.resume and args.out is None:
-        print("chainrule train: --resume needs --out DIR of the run to continue", file=sys.stderr)
-        return 2
-    out = Path(args.out) if args.out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    if args.resume and not (out / "checkpoint.npz").exists():
-        print(
-            f"chainrule train: no checkpoint in {out} yet; starting from the beginning",
-            file=sys.stderr,
-        )
     try:
         result = run(
             config,
-            out,
+            args.out,
             resume=args.resume,
             progress=not args.quiet,
             animate=args.animate,
             distributed=distributed,
         )
-    except (FileNotFoundError, ValueError, TrainingDiverged) as error:
+    except RunAlreadyFinished as finished:
+        print(f"chainrule train: {finished}")
+        return 0
+    except RunInterrupted as interrupted:
+        print(f"\nchainrule train: {interrupted}", file=sys.stderr)
+        return 130
+    except (OSError, ValueError, TrainingDiverged, RunFailed, ModelFileError) as error:
+        message = f"chainrule train: {_one_line(error)}"
         if distributed:  # end all ranks, rather than leave the others waiting for this one
-            mpi.abort(f"chainrule train: {error}")
-        print(f"chainrule train: {error}", file=sys.stderr)
+            mpi.abort(message)
+        print(message, file=sys.stderr)
         return 1
     if distributed and not mpi.is_main():
         return 0  # rank 0 reports
     history = result.history
+    name = result.config.data if result.config is not None else args.data
     print(
-        f"{args.data}: {history.epochs} epochs in {sum(history.epoch_seconds):.1f} s, "
+        f"{name}: {history.epochs} epochs in {sum(history.epoch_seconds):.1f} s, "
         f"final training loss {history.train_loss[-1]:.4f}, "
         f"validation accuracy {history.val_accuracy[-1]:.2%}"
     )
@@ -97,6 +108,13 @@ def _train(args: argparse.Namespace) -> int:
         print(result.diagnosis)
     print(f"wrote {', '.join(str(path) for path in result.files)}")
     return 0
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line (an OSError without a file name gets its reason)."""
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return " ".join(str(error).split())
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -128,31 +146,56 @@ the hidden deltas sigmoid'(z_j) v_j δ3; a weight's δ is its gradient (e.g. dE/
 
 
 def _predict(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from . import io
     from ._graph import no_grad
+    from .data import read_matrix
 
     try:
         model = io.load(args.model)
-        inputs = (
-            np.load(args.input, allow_pickle=False)
-            if args.input.endswith(".npy")
-            else np.loadtxt(args.input, delimiter=",", ndmin=2)
-        )
+        io.check_finite(model, args.model)
+        inputs = read_matrix(args.input)
     except (OSError, ValueError) as error:
-        print(f"chainrule predict: {error}", file=sys.stderr)
+        print(f"chainrule predict: {_one_line(error)}", file=sys.stderr)
         return 1
-    inputs = inputs.reshape(len(inputs), -1).astype(np.float32)
+    expected = _input_width(io.describe(model))
+    if expected is not None and inputs.shape[1] != expected:
+        print(
+            f"chainrule predict: {args.input}: each row has {inputs.shape[1]} values, and the "
+            f"model {args.model} takes {expected} inputs",
+            file=sys.stderr,
+        )
+        return 1
     try:
         with no_grad():
-            scores = model.eval()(inputs).data
+            scores = model.eval()(inputs.astype(_parameter_dtype(model))).data
     except ValueError as error:
-        print(f"chainrule predict: {error}", file=sys.stderr)
+        print(f"chainrule predict: {_one_line(error)}", file=sys.stderr)
         return 1
-    for label in scores.argmax(axis=1):
+    labels = scores.argmax(axis=1) if scores.ndim == 2 and scores.shape[1] > 1 else scores > 0
+    for label in labels.reshape(-1):
         print(int(label))
     return 0
+
+
+def _input_width(architecture: object) -> int | None:
+    """How many inputs a described model takes: its first Linear layer's in_features."""
+    stack = [architecture]
+    while stack:
+        entry = stack.pop()
+        if isinstance(entry, dict):
+            if entry.get("type") == "Linear":
+                width = entry.get("in_features")
+                return width if isinstance(width, int) else None
+            if entry.get("type") == "Sequential":
+                stack.extend(reversed(entry.get("layers", [])))
+    return None
+
+
+def _parameter_dtype(model: object) -> object:
+    import numpy as np
+
+    parameters = list(model.parameters())  # type: ignore[attr-defined]
+    return parameters[0].dtype if parameters else np.float32
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -160,9 +203,10 @@ def _info(args: argparse.Namespace) -> int:
 
     try:
         model = io.load(args.model)
+        io.check_finite(model, args.model)
         stored = io.load_metadata(args.model)
     except (OSError, ValueError) as error:
-        print(f"chainrule info: {error}", file=sys.stderr)
+        print(f"chainrule info: {_one_line(error)}", file=sys.stderr)
         return 1
     print(model)
     print(f"parameters: {model.num_parameters():,}")
@@ -175,6 +219,7 @@ def _demo(args: argparse.Namespace) -> int:
     import textwrap
 
     from .demos import DEMOS, listing
+    from .run_folder import RunFolderError, prepare_output_folder
 
     if args.list or args.name is None:
         print(listing())
@@ -182,13 +227,16 @@ def _demo(args: argparse.Namespace) -> int:
     demo = DEMOS[args.name]
     if args.animate and not demo.animated:
         print(f"chainrule demo: {demo.name} has no animation; --animate ignored", file=sys.stderr)
-    out = Path(args.out) if args.out else Path(f"demo-{demo.name}")
     try:
+        out = prepare_output_folder(args.out if args.out else f"demo-{demo.name}")
         result = demo.run(out, seed=args.seed, animate=args.animate and demo.animated)
-    except ImportError as error:
-        print(f"chainrule demo: {error}", file=sys.stderr)
+    except (ImportError, OSError, RunFolderError) as error:
+        print(f"chainrule demo: {_one_line(error)}", file=sys.stderr)
         return 1
-    print(textwrap.fill(result.summary(), width=100))
+    # Lines break at spaces only: a package name or a path is never split at its hyphens.
+    print(
+        textwrap.fill(result.summary(), width=100, break_on_hyphens=False, break_long_words=False)
+    )
     details = result.details()
     if details:
         print()
@@ -207,23 +255,68 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated widths like 256,128, got {text!r}"
         ) from None
+    if not sizes:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated widths like 256,128, got {text!r}"
+        )
     if any(size <= 0 for size in sizes):
         raise argparse.ArgumentTypeError(f"layer widths must be positive, got {text!r}")
     return sizes
 
 
+def _integer(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _integer(text, "a positive integer")
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
     return value
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+def _seed(text: str) -> int:
+    value = _integer(text, "a non-negative integer")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text}")
     return value
+
+
+def _number(text: str, low: float, high: float, *, low_open: bool, high_open: bool) -> float:
+    """A finite number in the interval; the message states the interval."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    left, right = "(" if low_open else "[", ")" if high_open else "]"
+    interval = f"{left}{low:g}, {high:g}{right}"
+    inside = (value > low if low_open else value >= low) and (
+        value < high if high_open else value <= high
+    )
+    if not math.isfinite(value) or not inside:
+        raise argparse.ArgumentTypeError(f"expected a finite number in {interval}, got {text}")
+    return value
+
+
+# The ranges accepted on the command line. An upper bound that no sensible run reaches keeps
+# values such as 1e300 from overflowing the first update; the API has its own checks.
+def _learning_rate(text: str) -> float:
+    return _number(text, 0, 1e3, low_open=True, high_open=False)
+
+
+def _momentum(text: str) -> float:
+    return _number(text, 0, 1, low_open=False, high_open=True)
+
+
+def _weight_decay(text: str) -> float:
+    return _number(text, 0, 1e3, low_open=False, high_open=False)
+
+
+def _tolerance(text: str) -> float:
+    return _number(text, 0, 1e30, low_open=True, high_open=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -243,36 +336,52 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a multilayer perceptron and write the model, metrics.json, a "
         "checkpoint and PNG plots to --out (default runs/<timestamp>/).",
     )
-    train.add_argument("--data", choices=DATASETS, default="digits")
-    train.add_argument("--data-path", help="folder with the IDX files (Fashion-MNIST, MNIST)")
+    train.add_argument("--data", choices=DATASETS, help="data set (default digits)")
+    train.add_argument(
+        "--data-path",
+        metavar="DIR",
+        help="folder with the IDX files of fashion-mnist or mnist (then the only place looked in)",
+    )
     train.add_argument("--hidden", type=_int_list, help="hidden layer widths, e.g. 256,128")
     train.add_argument("--activation", choices=sorted(ACTIVATIONS))
-    train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
-    train.add_argument("--lr", type=_positive_float, help="learning rate")
-    train.add_argument("--momentum", type=float, default=0.0, help="for sgd and rmsprop")
-    train.add_argument("--weight-decay", type=float, default=0.0)
-    train.add_argument("--epochs", type=_positive_int)
+    train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help="default adam")
+    train.add_argument("--lr", type=_learning_rate, help="learning rate, in (0, 1000]")
+    train.add_argument(
+        "--momentum", type=_momentum, help="in [0, 1); for sgd and rmsprop only (default 0)"
+    )
+    train.add_argument("--weight-decay", type=_weight_decay, help="L2 penalty (default 0)")
+    train.add_argument("--epochs", type=_positive_int, help="epochs to train (up to, on --resume)")
     train.add_argument("--batch-size", type=_positive_int)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--out", help="output folder")
-    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--seed", type=_seed, help="non-negative integer (default 0)")
+    train.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder, new or empty (default runs/<timestamp>); a run there is never "
+        "replaced",
+    )
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its checkpoint, with the settings it was started "
+        "with; --epochs, --lr, --momentum, --weight-decay and the stopping rules may change",
+    )
     train.add_argument("--animate", action="store_true", help="GIF of the boundary (2-D data)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument(
         "--param-tol",
-        type=_positive_float,
+        type=_tolerance,
         metavar="EPS",
         help="stop when an epoch changes the parameters by at most EPS (Euclidean norm)",
     )
     train.add_argument(
         "--grad-tol",
-        type=_positive_float,
+        type=_tolerance,
         metavar="EPS",
         help="stop when the epoch's mean gradient has norm at most EPS",
     )
     train.add_argument(
         "--max-norm",
-        type=_positive_float,
+        type=_tolerance,
         metavar="C",
         help="max-norm regularisation: keep each unit's incoming weights at norm <= C",
     )
@@ -289,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare each differentiable function's gradient with central finite "
         "differences in float64 on random inputs, and print a table.",
     )
-    check.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    check.add_argument("--seed", type=_seed, default=0, help="seed of the random inputs")
     check.add_argument(
         "--ops", help="comma-separated names of the functions to check (default: all)"
     )
@@ -329,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", metavar="DIR", help="output folder (default ./demo-NAME)")
     demo.add_argument("--animate", action="store_true", help="also write a GIF, where it helps")
     demo.add_argument(
-        "--seed", metavar="N", type=int, default=0, help="seed of the data and the weights"
+        "--seed", metavar="N", type=_seed, default=0, help="seed of the data and the weights"
     )
     demo.set_defaults(handler=_demo)
     return parser
@@ -344,6 +453,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (``chainrule explain | head``): stop quietly, as Unix tools do.
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:
+        print(f"\nchainrule {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(
+            f"chainrule {args.command}: out of memory; try smaller settings (layers, batch)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ Loads a data set by name, builds an MLP, trains it with ``fit``, and writes the 
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,17 @@ import numpy as np
 from . import data, io, nn, optim
 from . import random as _random
 from ._atomic import atomic_write
-from .train import Callback, Checkpoint, GradientNormMonitor, History, evaluate, fit
+from .io import ModelFileError
+from .run_folder import CHECKPOINT, METRICS, MODEL, RunFolder, claim, claim_new
+from .train import (
+    Callback,
+    Checkpoint,
+    GradientNormMonitor,
+    History,
+    evaluate,
+    fit,
+    read_checkpoint_info,
+)
 
 TOY_SETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "xor": data.make_xor,
@@ -38,25 +49,41 @@ OPTIMIZERS: dict[str, type[optim.Optimizer]] = {
 
 @dataclass
 class RunConfig:
-    """Settings of a training run; ``None`` means the data set's default."""
+    """Settings of a training run; ``None`` means the data set's default, or, when a run is
+    resumed, the value the run was started with."""
 
-    data: str = "digits"
+    data: str | None = None
     hidden: list[int] | None = None
     activation: str | None = None
-    optimizer: str = "adam"
+    optimizer: str | None = None
     lr: float | None = None
-    momentum: float = 0.0
-    weight_decay: float = 0.0
+    momentum: float | None = None
+    weight_decay: float | None = None
     epochs: int | None = None
     batch_size: int | None = None
-    seed: int = 0
-    val_fraction: float = 0.1
+    seed: int | None = None
+    val_fraction: float | None = None
     data_path: str | None = None
     param_tol: float | None = None
     grad_tol: float | None = None
     max_norm: float | None = None
     diagnose: bool = False
 
+
+# Settings a resumed run keeps (they define the run: its data, its network, its optimiser and
+# the order of its batches); every other setting may change when it is resumed, and the new
+# value is applied and recorded.
+FIXED_ON_RESUME = (
+    "data",
+    "hidden",
+    "activation",
+    "optimizer",
+    "batch_size",
+    "seed",
+    "val_fraction",
+)
+MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
+IDX_SETS = ("fashion-mnist", "mnist")
 
 # Defaults that train each data set well in seconds to a minute on a CPU.
 _DEFAULTS: dict[str, dict[str, Any]] = {
@@ -65,6 +92,25 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "mnist": dict(hidden=[256, 128], activation="relu", lr=1e-3, epochs=10, batch_size=128),
     "toy": dict(hidden=[16, 16], activation="tanh", lr=1e-2, epochs=300, batch_size=64),
 }
+_COMMON_DEFAULTS: dict[str, Any] = dict(
+    data="digits", optimizer="adam", weight_decay=0.0, seed=0, val_fraction=0.1
+)
+
+
+class RunSettingsError(ValueError):
+    """Settings that cannot be used together, or that a resumed run cannot change."""
+
+
+class RunAlreadyFinished(Exception):
+    """``--resume`` on a run that has trained all its epochs: nothing to do."""
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C during a run; the message says what was kept and how to continue."""
+
+
+class RunFailed(RuntimeError):
+    """A resumed run failed; its checkpoint was kept, and the message says so."""
 
 
 @dataclass
@@ -75,18 +121,111 @@ class RunResult:
     out: Path
     files: list[Path] = field(default_factory=list)
     diagnosis: Any = None
+    config: RunConfig | None = None
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return str(value)
 
 
 def resolved(config: RunConfig) -> RunConfig:
-    """The config with every ``None`` replaced by the data set's default."""
-    if config.data not in DATASETS:
-        raise ValueError(f"unknown data set {config.data!r}; choose from {', '.join(DATASETS)}")
-    defaults = _DEFAULTS["toy" if config.data in TOY_SETS else config.data]
+    """The config with every ``None`` replaced by the data set's default; raises
+    RunSettingsError for settings that do nothing for the chosen data or optimiser."""
     values = asdict(config)
+    for key, value in _COMMON_DEFAULTS.items():
+        if values[key] is None:
+            values[key] = value
+    if values["data"] not in DATASETS:
+        raise RunSettingsError(
+            f"--data: unknown data set {values['data']!r}; choose from {', '.join(DATASETS)}"
+        )
+    if values["optimizer"] not in OPTIMIZERS:
+        raise RunSettingsError(
+            f"--optimizer: unknown optimizer {values['optimizer']!r}; choose from "
+            f"{', '.join(OPTIMIZERS)}"
+        )
+    if values["optimizer"] in MOMENTUM_OPTIMIZERS:
+        if values["momentum"] is None:
+            values["momentum"] = 0.0
+    elif values["momentum"] is not None:
+        raise RunSettingsError(
+            f"--momentum applies to {' and '.join(MOMENTUM_OPTIMIZERS)}, not to "
+            f"{values['optimizer']} (whose momentum-like settings are its own); leave it out or "
+            "choose --optimizer sgd"
+        )
+    if values["data_path"] is not None and values["data"] not in IDX_SETS:
+        raise RunSettingsError(
+            f"--data-path is where the {' and '.join(IDX_SETS)} files are read from; "
+            f"{values['data']} does not read files (it ships with chainrule or is generated)"
+        )
+    defaults = _DEFAULTS["toy" if values["data"] in TOY_SETS else values["data"]]
     for key, value in defaults.items():
         if values[key] is None:
             values[key] = value
     return RunConfig(**values)
+
+
+def _recorded_config(record: Any, checkpoint: Path) -> RunConfig | None:
+    """The settings stored in a checkpoint's metadata (None for checkpoints that predate it)."""
+    if record is None:
+        return None
+    names = {item.name for item in fields(RunConfig)}
+    if not isinstance(record, dict) or not set(record) <= names:
+        raise ModelFileError(f"{checkpoint}: the recorded settings of the run are not understood")
+    return RunConfig(**record)
+
+
+def settings_for_resume(requested: RunConfig, checkpoint: Path, *, finished: bool) -> RunConfig:
+    """The settings of the run in ``checkpoint``, with the changes ``requested`` may make.
+
+    A setting of ``FIXED_ON_RESUME`` that differs from the run's is refused, naming the setting,
+    the checkpoint and both values; ``epochs`` may grow (or stay, for an unfinished run) but not
+    shrink below the epochs done. Raises RunAlreadyFinished when a finished run is asked for no
+    more epochs than it has.
+    """
+    info = read_checkpoint_info(checkpoint)
+    done = int(info["epoch"])
+    stored = _recorded_config(info["metadata"].get("config"), checkpoint)
+    if stored is None:
+        print(
+            f"chainrule: {checkpoint} records no settings (an older chainrule wrote it); the "
+            "settings given now are used as they are",
+            file=sys.stderr,
+        )
+        merged = resolved(requested)
+    else:
+        values = asdict(stored)
+        for key, value in asdict(requested).items():
+            if value is None or (key == "diagnose" and value is False):
+                continue
+            if key in FIXED_ON_RESUME and value != values[key]:
+                raise RunSettingsError(
+                    f"{_flag(key)} {_shown(value)}: the run in {checkpoint} was started with "
+                    f"{_flag(key)} {_shown(values[key])}, and a resumed run keeps it; leave "
+                    f"{_flag(key)} out to continue the run, or start a new run in another --out"
+                )
+            values[key] = value
+        if requested.momentum is None and values["optimizer"] not in MOMENTUM_OPTIMIZERS:
+            values["momentum"] = None
+        merged = resolved(RunConfig(**values))
+    assert merged.epochs is not None
+    if merged.epochs < done:
+        raise RunSettingsError(
+            f"--epochs {merged.epochs}: the run in {checkpoint} has already trained {done} "
+            f"epochs; give more than {done} to train it further"
+        )
+    if finished and (requested.epochs is None or merged.epochs <= done):
+        raise RunAlreadyFinished(
+            f"the run in {checkpoint.parent} has finished its {done} epochs; nothing to do "
+            f"(--resume --epochs N with N > {done} trains it further)"
+        )
+    return merged
 
 
 def load_data(config: RunConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -95,7 +234,7 @@ def load_data(config: RunConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
         images, labels = data.load_digits()
         X = images.reshape(len(images), -1).astype(np.float32) / 16
         return data.train_val_split(X, labels, 0.2, seed=12345)
-    if config.data in ("fashion-mnist", "mnist"):
+    if config.data in IDX_SETS:
         load = data.load_fashion_mnist if config.data == "fashion-mnist" else data.load_mnist
         train_images, train_labels = load("train", config.data_path)
         test_images, test_labels = load("test", config.data_path)
@@ -106,24 +245,81 @@ def load_data(config: RunConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
             train_labels,
             test_labels,
         )
+    assert config.data is not None and config.seed is not None
     X, y = TOY_SETS[config.data](n_samples=400, seed=config.seed)
     return data.train_val_split(X, y, 0.25, seed=config.seed)
 
 
+# Bytes per parameter for the optimiser's state, besides the parameter and its gradient.
+_STATE_SLOTS = {"sgd": 0, "adam": 2, "adamw": 2, "rmsprop": 1, "adagrad": 1}
+
+
+def training_bytes(widths: list[int], config: RunConfig, itemsize: int = 4) -> int:
+    """An estimate of the memory training needs: parameters, their gradients, the optimiser's
+    state and a checkpoint's copy of both, plus a batch's activations forward and backward."""
+    parameters = sum(fan_in * fan_out + fan_out for fan_in, fan_out in zip(widths, widths[1:]))
+    slots = _STATE_SLOTS.get(config.optimizer or "adam", 2)
+    if config.momentum:
+        slots += 1
+    activations = (config.batch_size or 32) * sum(widths) * 4
+    return (parameters * (3 + 2 * slots) + activations) * itemsize
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (Linux's MemAvailable), else None."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _check_memory(widths: list[int], config: RunConfig) -> None:
+    needed, available = training_bytes(widths, config), available_memory()
+    if available is not None and needed > 0.8 * available:
+        network = "-".join(str(width) for width in widths)
+        raise RunSettingsError(
+            f"--hidden {_shown(config.hidden)}: the network {network} needs about "
+            f"{needed / 1e9:,.1f} GB to train with {config.optimizer} (parameters, gradients, "
+            f"optimiser state, checkpoint), and {available / 1e9:,.1f} GB of memory is available;"
+            " choose smaller layers"
+        )
+
+
 def build_optimizer(config: RunConfig, model: nn.Module) -> optim.Optimizer:
     if config.optimizer not in OPTIMIZERS:
-        raise ValueError(
-            f"unknown optimizer {config.optimizer!r}; choose from {', '.join(OPTIMIZERS)}"
+        raise RunSettingsError(
+            f"--optimizer: unknown optimizer {config.optimizer!r}; choose from "
+            f"{', '.join(OPTIMIZERS)}"
         )
+    return OPTIMIZERS[config.optimizer](model.parameters(), **_optimizer_settings(config))
+
+
+def _optimizer_settings(config: RunConfig) -> dict[str, Any]:
     settings: dict[str, Any] = {"lr": config.lr, "weight_decay": config.weight_decay}
-    if config.optimizer in ("sgd", "rmsprop"):
+    if config.optimizer in MOMENTUM_OPTIMIZERS:
         settings["momentum"] = config.momentum
-    return OPTIMIZERS[config.optimizer](model.parameters(), **settings)
+    return settings
+
+
+class _OptimizerSettings(Callback):
+    """Apply the run's optimiser settings after a checkpoint restored the old ones, so that a
+    resumed run trains with the learning rate it records (a no-op for a fresh run)."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+
+    def on_fit_begin(self, state: Any) -> None:
+        for group in state.optimizer.param_groups:
+            group.update(self.settings)
 
 
 def run(
     config: RunConfig,
-    out: str | Path,
+    out: str | Path | None = None,
     *,
     resume: bool = False,
     progress: bool = True,
@@ -131,33 +327,128 @@ def run(
     plots: bool = True,
     distributed: bool = False,
 ) -> RunResult:
-    """Train as ``config`` says and write everything into ``out``.
+    """Train as ``config`` says and write everything into ``out`` (default: a new
+    ``runs/<timestamp>`` folder).
+
+    The folder is checked and claimed first (``run_folder.claim``): a new run needs a new or
+    empty folder; ``resume=True`` continues the run whose checkpoint is there, with the
+    settings it was started with (``settings_for_resume``). A new run that fails leaves
+    nothing; one interrupted with Ctrl-C keeps its last checkpoint and raises RunInterrupted,
+    which says how to resume it.
 
     With ``distributed=True`` (under ``mpirun -n K``), the K processes train one model with
     ``fit(..., distributed=True)``, and only rank 0 writes files; the others return no files.
     """
-    config = resolved(config)
-    folder = Path(out)
-    X_train, X_test, y_train, y_test = load_data(config)
-    X_fit, X_val, y_fit, y_val = data.train_val_split(
-        X_train, y_train, config.val_fraction, seed=config.seed
-    )
-    _random.manual_seed(config.seed)
-    classes = int(max(y_train.max(), y_test.max())) + 1
-    assert config.hidden is not None and config.activation is not None
-    model = nn.mlp(X_train.shape[1], config.hidden, classes, config.activation)
-    optimizer = build_optimizer(config, model)
-    loss_fn = nn.CrossEntropyLoss()
     main = True  # under MPI, only rank 0 writes files
     if distributed:
         from .distributed import is_main
 
         main = is_main()
-    # Created only once the settings have been accepted, so a refused run leaves nothing.
+    if resume and out is None:
+        raise RunSettingsError("--resume needs --out DIR, the folder of the run to continue")
     if main:
-        folder.mkdir(parents=True, exist_ok=True)
-    checkpoint = folder / "checkpoint.npz"
-    callbacks: list[Any] = [GradientNormMonitor(), Checkpoint(checkpoint)]
+        folder = claim_new() if out is None else claim(out, resume=resume)
+    else:
+        path = Path(out) if out is not None else Path("runs")
+        folder = RunFolder(path, has_checkpoint=(path / CHECKPOINT).is_file())
+    try:
+        if folder.has_checkpoint:
+            config = settings_for_resume(config, folder.checkpoint, finished=folder.finished)
+        else:
+            config = resolved(config)
+        result = _train_and_write(
+            config, folder.path, main, folder.has_checkpoint, progress, animate, plots, distributed
+        )
+    except KeyboardInterrupt:
+        if main:
+            _keep_or_discard(folder)
+        raise RunInterrupted(_interrupted_note(folder)) from None
+    except RunAlreadyFinished:
+        if main:
+            folder.release()
+        raise
+    except BaseException as error:
+        if not main:
+            raise
+        if not folder.has_checkpoint:
+            folder.discard()  # a new run that failed leaves nothing
+            raise
+        folder.release()
+        if isinstance(error, (RunSettingsError, ModelFileError)):
+            raise  # refused before any training: the run is as it was
+        raise RunFailed(f"{error}; {_resume_note(folder)}") from error
+    if main:
+        folder.release()
+    return result
+
+
+def _keep_or_discard(folder: RunFolder) -> None:
+    if folder.has_checkpoint or folder.checkpoint.is_file():
+        folder.release()
+    else:
+        folder.discard()
+
+
+def _checkpoint_epoch(folder: RunFolder) -> int | None:
+    try:
+        return int(read_checkpoint_info(folder.checkpoint)["epoch"])
+    except (OSError, ValueError):
+        return None
+
+
+def _resume_command(folder: RunFolder) -> str:
+    return f"chainrule train --out {shlex.quote(str(folder.path))} --resume"
+
+
+def _resume_note(folder: RunFolder) -> str:
+    epoch = _checkpoint_epoch(folder)
+    if epoch is None:
+        return f"nothing was kept in {folder.path}"
+    return (
+        f"its checkpoint {folder.checkpoint} (epoch {epoch}) was kept; "
+        f"{_resume_command(folder)} continues it"
+    )
+
+
+def _interrupted_note(folder: RunFolder) -> str:
+    epoch = _checkpoint_epoch(folder) if folder.checkpoint.is_file() else None
+    if epoch is None:
+        return "interrupted before the first epoch ended; nothing was kept"
+    return (
+        f"interrupted; the checkpoint {folder.checkpoint} holds epoch {epoch}; to continue: "
+        f"{_resume_command(folder)}"
+    )
+
+
+def _train_and_write(
+    config: RunConfig,
+    folder: Path,
+    main: bool,
+    resume: bool,
+    progress: bool,
+    animate: bool,
+    plots: bool,
+    distributed: bool,
+) -> RunResult:
+    """Load the data, build and train the network, write its files into ``folder``."""
+    assert config.hidden is not None and config.activation is not None
+    assert config.seed is not None and config.val_fraction is not None
+    X_train, X_test, y_train, y_test = load_data(config)
+    X_fit, X_val, y_fit, y_val = data.train_val_split(
+        X_train, y_train, config.val_fraction, seed=config.seed
+    )
+    classes = int(max(y_train.max(), y_test.max())) + 1
+    _check_memory([X_train.shape[1], *config.hidden, classes], config)
+    _random.manual_seed(config.seed)
+    model = nn.mlp(X_train.shape[1], config.hidden, classes, config.activation)
+    optimizer = build_optimizer(config, model)
+    loss_fn = nn.CrossEntropyLoss()
+    checkpoint = folder / CHECKPOINT
+    callbacks: list[Any] = [
+        GradientNormMonitor(),
+        Checkpoint(checkpoint, metadata={"config": asdict(config)}),
+        _OptimizerSettings(_optimizer_settings(config)),
+    ]
     snapshots: list[tuple[str, nn.Module]] = []
     if animate and X_train.shape[1] == 2:
         callbacks.append(_Snapshots(snapshots, config.epochs or 1))
@@ -183,8 +474,8 @@ def run(
     )
     test_loss, test_accuracy = evaluate(model, loss_fn, (X_test, y_test))
     if not main:  # every rank holds the same model; rank 0 writes it
-        return RunResult(history, test_accuracy, test_loss, folder)
-    files = [folder / "model.npz", folder / "metrics.json"]
+        return RunResult(history, test_accuracy, test_loss, folder, config=config)
+    files = [folder / MODEL, folder / METRICS]
     diagnosis = None
     if config.diagnose:
         from .diagnostics import diagnose
@@ -199,13 +490,6 @@ def run(
         files[0],
         {"config": asdict(config), "test_accuracy": test_accuracy, "classes": classes},
     )
-    metrics = {
-        **history.to_dict(),
-        "test_accuracy": test_accuracy,
-        "test_loss": test_loss,
-        "config": asdict(config),
-    }
-    _write_json(files[1], metrics)
     if plots and not _has_matplotlib():
         print(
             "chainrule: plots skipped (pip install 'chainrule[cli]' for matplotlib)",
@@ -243,7 +527,15 @@ def run(
                         snapshots, X_train, y_train, folder / "boundary.gif"
                     )
                 )
-    return RunResult(history, test_accuracy, test_loss, folder, files, diagnosis)
+    # metrics.json last: its presence marks the run as finished.
+    metrics = {
+        **history.to_dict(),
+        "test_accuracy": test_accuracy,
+        "test_loss": test_loss,
+        "config": asdict(config),
+    }
+    _write_json(files[1], metrics)
+    return RunResult(history, test_accuracy, test_loss, folder, files, diagnosis, config)
 
 
 class _Snapshots(Callback):

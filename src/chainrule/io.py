@@ -276,3 +276,17 @@ def load_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The metadata and architecture stored with a model, without building it."""
     _, header = read_archive(path)
     return {"architecture": header.get("architecture"), "metadata": header.get("metadata", {})}
+
+
+def check_finite(model: nn.Module, source: str) -> None:
+    """Refuse a model whose parameters hold NaN or infinite values (a diverged run's)."""
+    problems = []
+    for name, value in model.state_dict().items():
+        nan, inf = int(np.isnan(value).sum()), int(np.isinf(value).sum())
+        if nan or inf:
+            problems.append(f"parameter {name} holds {nan} NaN and {inf} infinite values")
+    if problems:
+        raise ModelFileError(
+            f"{source}: " + "; ".join(problems[:3]) + "; a model whose weights are not finite "
+            "cannot predict (it likely comes from a diverged run)"
+        )

@@ -11,12 +11,41 @@ import numpy as np
 _generator = np.random.default_rng()
 
 
+def check_seed(seed: object, where: str, name: str = "seed") -> int:
+    """``seed`` as a Python int, after checking it is one ``np.random.default_rng`` takes.
+
+    ``where`` (the function's name) and ``name`` (the argument's) start the messages, so a user
+    reads "manual_seed: seed must be a non-negative integer, got -1" instead of NumPy's
+    "expected non-negative integer".
+
+    Raises
+    ------
+    TypeError
+        If ``seed`` is not an integer (Python or NumPy). Bools and floats are refused: ``True``
+        and ``1.0`` are most likely a mistake, and ``1.5`` has no integer meaning.
+    ValueError
+        If ``seed`` is negative.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        shown = repr(seed) if len(repr(seed)) <= 40 else repr(seed)[:37] + "..."
+        raise TypeError(
+            f"{where}: {name} must be a non-negative integer, got {shown} ({type(seed).__name__})"
+        )
+    if seed < 0:
+        raise ValueError(f"{where}: {name} must be a non-negative integer, got {seed}")
+    return int(seed)
+
+
 def manual_seed(seed: int) -> np.random.Generator:
-    """Reseed the library's generator and return it."""
+    """Reseed the library's generator and return it.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``seed`` is not a non-negative integer (see ``check_seed``).
+    """
     global _generator
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"manual_seed: seed must be an integer, got {type(seed).__name__}")
-    _generator = np.random.default_rng(int(seed))
+    _generator = np.random.default_rng(check_seed(seed, "manual_seed"))
     return _generator
 
 

@@ -16,7 +16,7 @@ from . import random as _random
 from ._graph import no_grad
 from .data.loader import DataLoader, TensorDataset
 from .diagnostics import layer_norms
-from .io import read_archive, write_archive
+from .io import ModelFileError, read_archive, write_archive
 from .nn.constraints import max_norm_
 from .nn.losses import BCELoss
 from .nn.module import Module
@@ -226,17 +226,22 @@ class Checkpoint(Callback):
     """Save everything needed to resume (model, optimiser, history, random state) to ``path``
     after every ``every`` epochs, atomically, so a run killed at any moment can continue."""
 
-    def __init__(self, path: str | Path, every: int = 1) -> None:
-        self.path, self.every = Path(path), every
+    def __init__(
+        self, path: str | Path, every: int = 1, metadata: dict[str, Any] | None = None
+    ) -> None:
+        self.path, self.every, self.metadata = Path(path), every, metadata
 
     def on_epoch_end(self, state: TrainingState) -> None:
         if state.epoch % self.every == 0:
-            save_checkpoint(self.path, state)
+            save_checkpoint(self.path, state, self.metadata)
 
 
 # ------------------------------------------------------------------------ checkpoints
-def save_checkpoint(path: str | Path, state: TrainingState) -> None:
-    """Write a resumable checkpoint of ``state`` (atomically)."""
+def save_checkpoint(
+    path: str | Path, state: TrainingState, metadata: dict[str, Any] | None = None
+) -> None:
+    """Write a resumable checkpoint of ``state`` (atomically); ``metadata`` is JSON data kept
+    with it (``chainrule train`` stores the run's settings there)."""
     arrays = {f"model/{k}": v for k, v in state.model.state_dict().items()}
     optimizer_state = state.optimizer.state_dict()
     scalars: dict[str, dict[str, Any]] = {}
@@ -255,6 +260,7 @@ def save_checkpoint(path: str | Path, state: TrainingState) -> None:
         "rng": _random.default_generator().bit_generator.state,
         "loaders": [loader.state_dict() for loader in state.loaders],
         "callbacks": [],
+        "metadata": dict(metadata or {}),
     }
     for number, callback in enumerate(state.callbacks):
         values: dict[str, Any] = {}
@@ -265,6 +271,19 @@ def save_checkpoint(path: str | Path, state: TrainingState) -> None:
                 values[name] = value
         header["callbacks"].append(values)
     write_archive(path, arrays, header)
+
+
+def read_checkpoint_info(path: str | Path) -> dict[str, Any]:
+    """The epoch, metadata and history of a checkpoint, without a model to load it into."""
+    _, header = read_archive(path)
+    if header.get("kind") != "checkpoint":
+        raise ModelFileError(f"{path}: not a training checkpoint")
+    epoch, metadata, history = header.get("epoch"), header.get("metadata", {}), header.get("history")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise ModelFileError(f"{path}: the checkpoint's epoch {epoch!r} is not a count")
+    if not isinstance(metadata, dict) or not isinstance(history, dict):
+        raise ModelFileError(f"{path}: the checkpoint's metadata or history is not an object")
+    return {"epoch": epoch, "metadata": metadata, "history": history}
 
 
 def load_checkpoint(path: str | Path, state: TrainingState) -> None:
@@ -407,6 +426,9 @@ def fit(
         When the loss becomes NaN or infinite, or exceeds ``divergence_factor`` times its first
         value; the message names the learning rate.
     """
+    _check_count("epochs", epochs)
+    _check_count("batch_size", batch_size)
+    _check_optimizer_holds(model, optimizer)
     loader = _as_loader(train_data, batch_size, shuffle)
     callbacks = list(callbacks)
     if distributed:
@@ -436,6 +458,50 @@ def fit(
     threshold = _threshold(loss_fn)
     show = progress and (parallel is None or parallel.is_main)
     bar = _progress((epochs - state.epoch) * len(loader), show)
+    try:
+        _epochs(state, epochs, loader, loss_fn, val_data, threshold, divergence_factor, parallel,
+                scheduler, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    state.history.stopped_by = state.stop or "max_epochs"
+    return state.history
+
+
+def _check_count(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"fit: {name} must be a positive integer, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"fit: {name} must be a positive integer, got {value}")
+
+
+def _check_optimizer_holds(model: Module, optimizer: Optimizer) -> None:
+    """An optimiser built for another model would step parameters that never get gradients,
+    and the model would not learn: refuse it (an optimiser may hold only some of them)."""
+    held = {id(p) for p in optimizer.params}
+    parameters = list(model.parameters())
+    if parameters and not any(id(p) in held for p in parameters):
+        raise ValueError(
+            f"fit: the {type(optimizer).__name__} optimizer holds none of the model's "
+            f"{len(parameters)} parameters (was it built for another model?); build it with "
+            "model.parameters()"
+        )
+
+
+def _epochs(
+    state: TrainingState,
+    epochs: int,
+    loader: DataLoader,
+    loss_fn: Any,
+    val_data: Any,
+    threshold: float,
+    divergence_factor: float,
+    parallel: Any,
+    scheduler: Any,
+    bar: Any,
+) -> None:
+    """Train epoch after epoch until ``epochs`` or a callback's stop."""
+    model, optimizer, callbacks = state.model, state.optimizer, state.callbacks
     while state.epoch < epochs and not state.stop:
         state.epoch += 1
         model.train()
@@ -484,10 +550,6 @@ def fit(
             bar.set_postfix(
                 loss=f"{history.train_loss[-1]:.4f}", val_acc=f"{history.val_accuracy[-1]:.3f}"
             )
-    if bar is not None:
-        bar.close()
-    state.history.stopped_by = state.stop or "max_epochs"
-    return state.history
 
 
 def _check_divergence(
@@ -498,7 +560,7 @@ def _check_divergence(
     if not math.isfinite(value):
         raise TrainingDiverged(
             f"training diverged at {where}: the loss became {value} with learning rate {lr:g}; "
-            f"try a smaller learning rate (e.g. {lr / 10:g})",
+            f"{_advice(lr, first_batch=state.epoch == 1 and state.batch == 1)}",
             state.history,
             value,
         )
@@ -507,7 +569,22 @@ def _check_divergence(
     if value > factor * max(abs(first), 1.0):
         raise TrainingDiverged(
             f"training diverged at {where}: the loss grew from {first:.4g} to {value:.4g} "
-            f"with learning rate {lr:g}; try a smaller learning rate (e.g. {lr / 10:g})",
+            f"with learning rate {lr:g}; {_advice(lr, first_batch=False)}",
             state.history,
             value,
         )
+
+
+def _advice(lr: Any, *, first_batch: bool) -> str:
+    """What to try: a tenth of the learning rate, when that is a sensible number; a loss that is
+    not finite on the very first batch points at the data or the model instead."""
+    data = "check the inputs and targets for NaN or infinite values"
+    if first_batch:
+        return f"{data}, or try a smaller learning rate"
+    try:
+        smaller = float(lr) / 10
+    except (TypeError, ValueError):
+        return f"try a smaller learning rate, or {data}"
+    if math.isfinite(smaller) and smaller > 0:
+        return f"try a smaller learning rate (e.g. {smaller:g})"
+    return f"try a smaller, finite, positive learning rate, or {data}"

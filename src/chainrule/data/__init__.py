@@ -1,4 +1,5 @@
-"""Data: datasets and loaders, the built-in digits, IDX files (MNIST, Fashion-MNIST), toy sets."""
+"""Data: datasets and loaders, the built-in digits, IDX files (MNIST, Fashion-MNIST), toy sets,
+and numeric rows from .npy or CSV files (``read_matrix``)."""
 
 from .digits import load_digits
 from .idx import (
@@ -6,10 +7,12 @@ from .idx import (
     IDXError,
     load_fashion_mnist,
     load_mnist,
+    load_train_test,
     parse_idx,
     read_idx,
 )
 from .loader import DataLoader, TensorDataset
+from .matrix import DataFileError, read_matrix
 from .toy import (
     make_blobs,
     make_circles,
@@ -24,12 +27,14 @@ from .utils import one_hot, train_val_split
 
 __all__ = [
     "FASHION_MNIST_CLASSES",
+    "DataFileError",
     "DataLoader",
     "IDXError",
     "TensorDataset",
     "load_digits",
     "load_fashion_mnist",
     "load_mnist",
+    "load_train_test",
     "make_blobs",
     "make_circles",
     "make_elongated",
@@ -41,5 +46,6 @@ __all__ = [
     "one_hot",
     "parse_idx",
     "read_idx",
+    "read_matrix",
     "train_val_split",
 ]

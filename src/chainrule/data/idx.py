@@ -98,9 +98,20 @@ _FILES = {
 
 
 def _search_dirs(name: str, path: str | os.PathLike[str] | None) -> list[Path]:
-    dirs = []
+    """Where to look: ``path`` and ``path/<name>`` alone when a path is given (it must be a
+    folder), else the environment's, the cache's and the system's folders."""
     if path is not None:
-        dirs.append(Path(path))
+        folder = Path(path).expanduser()
+        shown = f"'{path}'" if str(folder) == str(path) else f"'{path}' ({folder})"
+        if not folder.exists():
+            raise FileNotFoundError(f"{name}: data path {shown} does not exist")
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"{name}: data path {shown} is not a folder (give the folder that holds the "
+                "IDX files)"
+            )
+        return [folder, folder / name]
+    dirs = []
     if os.environ.get("CHAINRULE_DATA"):
         dirs += [Path(os.environ["CHAINRULE_DATA"]) / name, Path(os.environ["CHAINRULE_DATA"])]
     dirs += [_cache_dir() / name, _cache_dir()]
@@ -141,17 +152,26 @@ def _download(name: str, stem: str) -> Path:
     return target
 
 
-def _load(
+def _locate(
     name: str, split: str, path: str | os.PathLike[str] | None, download: bool
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[Path, Path]:
+    """The images file and the labels file of ``split``, found or downloaded."""
+    if name not in _SOURCES:
+        known = ", ".join(repr(known) for known in _SOURCES)
+        raise ValueError(f"load_train_test: name must be one of {known}, got {name!r}")
     if split not in _FILES:
         raise ValueError(
             f"load_{name.replace('-', '_')}: split must be 'train' or 'test', got {split!r}"
         )
     dirs = _search_dirs(name, path)
-    arrays = []
+    found_files = []
     for stem in _FILES[split]:
         found = _find(stem, dirs)
+        if found is None and path is not None:
+            raise FileNotFoundError(
+                f"{name}: {stem}[.gz] not found in the data path {dirs[0]} (nor in {dirs[1]}); "
+                "with a data path given, only it is searched and nothing is downloaded"
+            )
         if found is None and download:
             try:
                 found = _download(name, stem)
@@ -163,13 +183,97 @@ def _load(
             raise FileNotFoundError(
                 f"{name}: {stem}[.gz] not found; looked in {looked}; downloading "
                 f"{'failed' if download else 'was not allowed'}. Put the IDX files in one of "
-                f"those folders or set CHAINRULE_DATA{hint}"
+                f"those folders, pass their folder as the data path, or set "
+                f"CHAINRULE_DATA{hint}"
             )
-        arrays.append(read_idx(found))
-    images, labels = arrays
+        found_files.append(found)
+    return found_files[0], found_files[1]
+
+
+def _check_labels(labels: np.ndarray, file: Path) -> np.ndarray:
+    """Labels as int64, after checking they are a 1-D array of non-negative integers."""
+    if labels.ndim != 1:
+        raise IDXError(f"{file}: a labels file must hold a 1-D array, got shape {labels.shape}")
+    if labels.dtype.kind == "f":
+        # A float IDX file whose values are whole numbers still holds class labels.
+        bad = np.flatnonzero(~np.isfinite(labels) | (labels != np.round(labels)))
+        if bad.size:
+            raise IDXError(
+                f"{file}: labels must be integers, got {str(labels[bad[0]])} at index "
+                f"{bad[0]} ({bad.size} of the {labels.size} labels not whole numbers)"
+            )
+    negative = np.flatnonzero(labels < 0)
+    if negative.size:
+        raise IDXError(
+            f"{file}: labels must be non-negative class numbers, got {str(labels[negative[0]])} "
+            f"at index {negative[0]} ({negative.size} of the {labels.size} labels negative)"
+        )
+    return labels.astype(np.int64)
+
+
+def _read_split(images_file: Path, labels_file: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read and check one split: images (N, rows, cols), N labels, each a non-negative int."""
+    images, labels = read_idx(images_file), read_idx(labels_file)
+    if images.ndim == 1 and labels.ndim == 3:
+        raise IDXError(
+            f"the images and labels files look swapped: {images_file} holds a 1-D array "
+            f"{images.shape}, like a labels file, and {labels_file} a 3-D array {labels.shape}, "
+            "like an images file"
+        )
+    if images.ndim != 3:
+        raise IDXError(
+            f"{images_file}: an images file must hold a 3-D array (N, rows, cols), got shape "
+            f"{images.shape}"
+        )
+    if images.shape[1] == 0 or images.shape[2] == 0:
+        raise IDXError(f"{images_file}: images of shape {images.shape[1:]} have no pixels")
+    checked = _check_labels(labels, labels_file)
     if len(images) != len(labels):
-        raise IDXError(f"{name} {split}: {len(images)} images but {len(labels)} labels")
-    return images, labels.astype(np.int64)
+        raise IDXError(
+            f"{images_file} has {len(images)} images but {labels_file} has {len(labels)} "
+            "labels; they must match one to one"
+        )
+    return images, checked
+
+
+def _load(
+    name: str, split: str, path: str | os.PathLike[str] | None, download: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    return _read_split(*_locate(name, split, path, download))
+
+
+def load_train_test(
+    name: str, path: str | os.PathLike[str] | None = None, download: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Both splits of ``name`` ("fashion-mnist" or "mnist") as
+    ``images_train, labels_train, images_test, labels_test``.
+
+    The files are found as ``load_fashion_mnist`` finds them (only in ``path`` when given), and
+    each split is checked as it does; besides, the training and test images must have the same
+    size.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not "fashion-mnist" or "mnist".
+    FileNotFoundError
+        If ``path`` is given but is not an existing folder, or a file is missing.
+    IDXError
+        If a file is damaged or holds the wrong kind of array, the counts of a split differ, or
+        the training and test images differ in size (the message names the files and shapes).
+    """
+    train_files = _locate(name, "train", path, download)
+    test_files = _locate(name, "test", path, download)
+    images_train, labels_train = _read_split(*train_files)
+    images_test, labels_test = _read_split(*test_files)
+    if images_train.shape[1:] != images_test.shape[1:]:
+        raise IDXError(
+            f"{name}: the training and test images differ in size: {train_files[0]} holds "
+            f"images of {images_train.shape[1]}x{images_train.shape[2]} (shape "
+            f"{images_train.shape}), {test_files[0]} of {images_test.shape[1]}x"
+            f"{images_test.shape[2]} (shape {images_test.shape})"
+        )
+    return images_train, labels_train, images_test, labels_test
 
 
 def load_fashion_mnist(
@@ -177,10 +281,25 @@ def load_fashion_mnist(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST: uint8 images (N, 28, 28) and int64 labels 0-9 (60,000 train, 10,000 test).
 
-    Searched in ``path``, ``$CHAINRULE_DATA/fashion-mnist``, ``$CHAINRULE_DATA``,
-    ``~/.cache/chainrule/fashion-mnist``, ``~/.cache/chainrule`` (``$XDG_CACHE_HOME`` when set)
-    and ``/usr/share/datasets/fashion-mnist``, in that order; downloaded into
-    ``~/.cache/chainrule/fashion-mnist`` when missing and the network allows.
+    With ``path``, only that folder and ``path/fashion-mnist`` are searched, and nothing is
+    downloaded: ``path`` must be an existing folder (``~`` is expanded), and a file missing
+    there is an error naming the folder and the file. Without ``path``, the files are searched
+    in ``$CHAINRULE_DATA/fashion-mnist``, ``$CHAINRULE_DATA``, ``~/.cache/chainrule/fashion-mnist``,
+    ``~/.cache/chainrule`` (``$XDG_CACHE_HOME`` when set) and ``/usr/share/datasets/fashion-mnist``,
+    in that order, and downloaded into ``~/.cache/chainrule/fashion-mnist`` when missing,
+    ``download`` is true and the network allows.
+
+    Raises
+    ------
+    ValueError
+        If ``split`` is not "train" or "test".
+    FileNotFoundError
+        If ``path`` is not an existing folder, or a file is found nowhere; the message says
+        where the loader looked.
+    IDXError
+        If a file is damaged; if the images are not a 3-D array (N, rows, cols) or the labels
+        not a 1-D array of non-negative integers (float files of whole numbers are accepted),
+        naming the file, and both files when they look swapped; or if the counts differ.
     """
     return _load("fashion-mnist", split, path, download)
 
@@ -188,7 +307,8 @@ def load_fashion_mnist(
 def load_mnist(
     split: str = "train", path: str | os.PathLike[str] | None = None, download: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST handwritten digits, as ``load_fashion_mnist`` (without a system folder)."""
+    """MNIST handwritten digits, found, checked and returned as ``load_fashion_mnist`` does
+    (``path/mnist`` and ``mnist`` subfolders instead, and no system folder)."""
     return _load("mnist", split, path, download)
 
 

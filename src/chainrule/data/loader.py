@@ -12,8 +12,9 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..random import default_generator
+from ..random import check_seed, default_generator
 from ..tensor import Tensor
+from .utils import _check_int
 
 
 class Dataset(Protocol):
@@ -24,17 +25,30 @@ class Dataset(Protocol):
 
 
 class TensorDataset:
-    """Arrays (or tensors) that share their first axis: sample i is ``(a[i], b[i], ...)``."""
+    """Arrays (or tensors) that share their first axis: sample i is ``(a[i], b[i], ...)``.
+
+    Raises
+    ------
+    ValueError
+        Without arrays, for a 0-d array (it has no first axis of samples), or when the arrays'
+        lengths differ (the message gives each array's length, by position).
+    """
 
     def __init__(self, *arrays: ArrayLike | Tensor) -> None:
         if not arrays:
             raise ValueError("TensorDataset: needs at least one array")
         self.arrays = [a.data if isinstance(a, Tensor) else np.asarray(a) for a in arrays]
+        for position, array in enumerate(self.arrays):
+            if array.ndim == 0:
+                raise ValueError(
+                    f"TensorDataset: array {position} is 0-d (a single value); each array "
+                    "needs a first axis of samples"
+                )
         lengths = [len(a) for a in self.arrays]
         if len(set(lengths)) > 1:
             raise ValueError(
-                "TensorDataset: arrays must have the same length, got "
-                + ", ".join(map(str, lengths))
+                "TensorDataset: arrays must have the same length (one entry per sample), got "
+                + ", ".join(f"array {i}: {n}" for i, n in enumerate(lengths))
             )
 
     def __len__(self) -> int:
@@ -51,6 +65,14 @@ class DataLoader:
     the same seed give the same batches); without, from the library's generator
     (``cr.manual_seed``). ``state_dict()`` captures where that generator is, so a resumed run
     continues with the same batches.
+
+    Raises
+    ------
+    TypeError
+        If ``batch_size`` or ``seed`` is not an integer (bools and floats refused), ``shuffle``
+        or ``drop_last`` is not a bool, or ``dataset`` has no length.
+    ValueError
+        If ``batch_size`` is below 1, ``seed`` is negative, or the dataset is empty.
     """
 
     def __init__(
@@ -61,15 +83,26 @@ class DataLoader:
         drop_last: bool = False,
         seed: int | None = None,
     ) -> None:
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size}")
+        size = _check_int(batch_size, "DataLoader", "batch_size", 1)
+        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(
+                    f"DataLoader: {name} must be True or False, got {flag!r} "
+                    f"({type(flag).__name__})"
+                )
+        own_seed = None if seed is None else check_seed(seed, "DataLoader")
+        if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+            raise TypeError(
+                "DataLoader: dataset must have a length and integer indexing (a TensorDataset, "
+                f"a list of samples, ...), got {type(dataset).__name__}"
+            )
         if len(dataset) == 0:
             raise ValueError("DataLoader: the dataset is empty")
         self.dataset = dataset
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self.batch_size = size
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self._rng = np.random.default_rng(own_seed) if own_seed is not None else None
 
     @property
     def rng(self) -> np.random.Generator:

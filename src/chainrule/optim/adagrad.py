@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, gradient_with_decay, work_buffer
+from .optimizer import Optimizer, check_setting, gradient_with_decay, work_buffer
 
 
 class Adagrad(Optimizer):
@@ -19,6 +19,16 @@ class Adagrad(Optimizer):
         w ← w - η_t · g / (sqrt(s) + eps)
 
     Parameters that got large gradients slow down; rarely updated ones keep a large step.
+
+    Parameters
+    ----------
+    params
+        ``model.parameters()`` or a list of param-group dicts (see ``Optimizer``).
+    lr, lr_decay, weight_decay, initial_accumulator_value, eps
+        Each >= 0, as PyTorch requires.
+
+    Every number must be a finite int, float or NumPy real scalar (not a bool or a string):
+    TypeError for the wrong type, ValueError outside the range.
     """
 
     def __init__(
@@ -43,10 +53,8 @@ class Adagrad(Optimizer):
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
-        if group["lr_decay"] < 0 or group["initial_accumulator_value"] < 0 or group["eps"] < 0:
-            raise ValueError(
-                "Adagrad: lr_decay, initial_accumulator_value and eps must be non-negative"
-            )
+        for name in ("lr_decay", "initial_accumulator_value", "eps"):
+            group[name] = check_setting(type(self).__name__, name, group[name], at_least=0)
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place."""

@@ -11,6 +11,9 @@ import numpy as np
 from .._kernels import adam_settings, flat, kernel
 from .optimizer import (
     Optimizer,
+    check_flag,
+    check_setting,
+    describe,
     flush_threshold,
     flush_tiny,
     gradient_with_decay,
@@ -26,6 +29,20 @@ class Adam(Optimizer):
     v ← β2 · v + (1 - β2) · g²
     v̂ = max(v̂, v) if amsgrad else v
     w ← w - lr / (1 - β1^t) · m / (sqrt(v̂) / sqrt(1 - β2^t) + eps)
+
+    Parameters
+    ----------
+    params
+        ``model.parameters()`` or a list of param-group dicts (see ``Optimizer``).
+    lr, eps, weight_decay
+        Each >= 0, as PyTorch requires.
+    betas
+        A pair (β1, β2), each in [0, 1).
+    amsgrad
+        True or False.
+
+    Every number must be a finite int, float or NumPy real scalar (not a bool or a string):
+    TypeError for the wrong type, ValueError outside the range.
     """
 
     _decoupled = False
@@ -41,18 +58,31 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__(
             params,
-            dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad),
+            dict(
+                lr=lr,
+                # A non-sequence is kept as it is, for _validate to refuse with a clear message.
+                betas=tuple(betas) if isinstance(betas, (tuple, list)) else betas,
+                eps=eps,
+                weight_decay=weight_decay,
+                amsgrad=amsgrad,
+            ),
         )
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
-        beta1, beta2 = group["betas"]
-        if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
-            raise ValueError(
-                f"{type(self).__name__}: betas must be in [0, 1), got {group['betas']}"
+        owner = type(self).__name__
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(
+                f"{owner}: betas must be a pair of real numbers (beta1, beta2), got "
+                f"{describe(betas)}"
             )
-        if group["eps"] < 0:
-            raise ValueError(f"{type(self).__name__}: invalid eps {group['eps']}")
+        group["betas"] = tuple(
+            check_setting(owner, f"betas[{position}]", beta, at_least=0, below=1)
+            for position, beta in enumerate(betas)
+        )
+        group["eps"] = check_setting(owner, "eps", group["eps"], at_least=0)
+        group["amsgrad"] = check_flag(owner, "amsgrad", group["amsgrad"])
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place."""
@@ -149,7 +179,10 @@ def _plan(state: dict[str, Any], p: Any) -> tuple[Any, ...] | None:
 
 class AdamW(Adam):
     r"""Adam with decoupled weight decay (Loshchilov & Hutter, 2019): before the Adam step,
-    w ← w · (1 - lr · weight_decay), instead of adding weight_decay · w to the gradient."""
+    w ← w · (1 - lr · weight_decay), instead of adding weight_decay · w to the gradient.
+
+    The settings and their ranges are Adam's (weight_decay >= 0, default 1e-2).
+    """
 
     _decoupled = True
 

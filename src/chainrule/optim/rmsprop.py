@@ -7,7 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, flush_tiny, gradient_with_decay, work_buffer
+from .optimizer import (
+    Optimizer,
+    check_flag,
+    check_setting,
+    flush_tiny,
+    gradient_with_decay,
+    work_buffer,
+)
 
 
 class RMSprop(Optimizer):
@@ -19,6 +26,21 @@ class RMSprop(Optimizer):
     else:     d = sqrt(v) + eps
     momentum > 0:  b ← momentum · b + g / d ;  w ← w - lr · b
     else:          w ← w - lr · g / d
+
+    Parameters
+    ----------
+    params
+        ``model.parameters()`` or a list of param-group dicts (see ``Optimizer``).
+    lr, eps, weight_decay, momentum
+        Each >= 0, as PyTorch requires.
+    alpha
+        Smoothing constant, in [0, 1] (PyTorch only asks alpha >= 0, but 1 - alpha < 0 would
+        make v negative).
+    centered
+        True or False.
+
+    Every number must be a finite int, float or NumPy real scalar (not a bool or a string):
+    TypeError for the wrong type, ValueError outside the range.
     """
 
     def __init__(
@@ -45,10 +67,11 @@ class RMSprop(Optimizer):
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
-        if not 0 <= group["alpha"] <= 1:
-            raise ValueError(f"RMSprop: alpha must be in [0, 1], got {group['alpha']}")
-        if group["eps"] < 0 or group["momentum"] < 0:
-            raise ValueError("RMSprop: eps and momentum must be non-negative")
+        owner = type(self).__name__
+        group["alpha"] = check_setting(owner, "alpha", group["alpha"], at_least=0, at_most=1)
+        group["eps"] = check_setting(owner, "eps", group["eps"], at_least=0)
+        group["momentum"] = check_setting(owner, "momentum", group["momentum"], at_least=0)
+        group["centered"] = check_flag(owner, "centered", group["centered"])
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place."""

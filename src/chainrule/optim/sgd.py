@@ -7,7 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer, flush_tiny, gradient_with_decay, work_buffer
+from .optimizer import (
+    Optimizer,
+    check_flag,
+    check_setting,
+    flush_tiny,
+    gradient_with_decay,
+    work_buffer,
+)
 
 
 class SGD(Optimizer):
@@ -26,6 +33,24 @@ class SGD(Optimizer):
     With a constant learning rate η and no dampening this is the lecture form of momentum,
     Δw(n) = -η g(n) + α Δw(n-1): since Δw(n) = -η b(n), multiplying b(n) = α b(n-1) + g(n) by -η
     gives exactly that recursion.
+
+    Parameters
+    ----------
+    params
+        ``model.parameters()`` or a list of param-group dicts (see ``Optimizer``).
+    lr
+        Learning rate, lr >= 0.
+    momentum
+        Momentum factor μ >= 0 (as PyTorch, no upper bound; μ >= 1 diverges).
+    nesterov
+        True or False; Nesterov momentum needs momentum > 0 and dampening = 0.
+    weight_decay
+        L2 penalty, >= 0.
+    dampening
+        Dampening τ of the momentum, in [0, 1).
+
+    Every number must be a finite int, float or NumPy real scalar (not a bool or a string):
+    TypeError for the wrong type, ValueError outside the range.
     """
 
     def __init__(
@@ -51,12 +76,17 @@ class SGD(Optimizer):
 
     def _validate(self, group: dict[str, Any]) -> None:
         super()._validate(group)
-        if not group["momentum"] >= 0:
-            raise ValueError(f"SGD: invalid momentum {group['momentum']}")
-        if not 0 <= group["dampening"] < 1:
-            raise ValueError(f"SGD: dampening must be in [0, 1), got {group['dampening']}")
+        owner = type(self).__name__
+        group["momentum"] = check_setting(owner, "momentum", group["momentum"], at_least=0)
+        group["dampening"] = check_setting(
+            owner, "dampening", group["dampening"], at_least=0, below=1
+        )
+        group["nesterov"] = check_flag(owner, "nesterov", group["nesterov"])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and zero dampening")
+            raise ValueError(
+                f"{owner}: Nesterov momentum needs momentum > 0 and zero dampening, got "
+                f"momentum={group['momentum']}, dampening={group['dampening']}"
+            )
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place."""
