@@ -503,6 +503,8 @@ def test_fit_refuses_bad_epochs_and_an_optimizer_of_another_model() -> None:
     loss_fn = nn.CrossEntropyLoss()
     for epochs, error in ((-1, ValueError), (0, ValueError), (2.5, TypeError), (True, TypeError)):
         with pytest.raises(error, match="epochs"):
-            cr.train.fit(model, loss_fn, optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=epochs)
+            cr.train.fit(
+                model, loss_fn, optim.SGD(model.parameters(), lr=0.1), (X, y), epochs=epochs
+            )
     with pytest.raises(ValueError, match="another model"):
         cr.train.fit(model, loss_fn, optim.SGD(other.parameters(), lr=0.1), (X, y), epochs=1)

@@ -437,6 +437,8 @@ def test_demo_summaries_are_wrapped_at_spaces_only(
 
     @dataclasses.dataclass
     class Result(DemoResult):
+        files: list[Path]
+
         def summary(self) -> str:
             return long_words.strip() + "."
 

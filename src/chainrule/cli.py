@@ -6,6 +6,10 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from . import __version__
 
@@ -191,11 +195,11 @@ def _input_width(architecture: object) -> int | None:
     return None
 
 
-def _parameter_dtype(model: object) -> object:
+def _parameter_dtype(model: object) -> np.dtype[Any]:
     import numpy as np
 
     parameters = list(model.parameters())  # type: ignore[attr-defined]
-    return parameters[0].dtype if parameters else np.float32
+    return np.dtype(parameters[0].dtype if parameters else np.float32)
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -319,12 +323,23 @@ def _tolerance(text: str) -> float:
     return _number(text, 0, 1e30, low_open=True, high_open=False)
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """An argument parser whose mistakes are one line: what was wrong, and where to read more.
+
+    argparse's default prints the whole usage block first, a dozen lines in which the one that
+    matters comes last.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .demos import DEMOS
     from .experiment import DATASETS, OPTIMIZERS
     from .nn.models import ACTIVATIONS
 
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrors(
         prog="chainrule", description="Neural networks from first principles on NumPy."
     )
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")

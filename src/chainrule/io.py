@@ -170,6 +170,79 @@ def _check_shapes(spec: Any, state: Mapping[str, np.ndarray]) -> None:
 
 
 # ------------------------------------------------------------------------ the container
+def _why_unreadable(error: Exception) -> str:
+    """NumPy's reason a file did not load, in words that never suggest loading it unsafely.
+
+    NumPy answers content that is neither an archive nor an array by advising
+    ``allow_pickle=``: that would run code from the file, which chainrule never does.
+    """
+    message = str(error)
+    if "pickle" in message:
+        return (
+            "it is neither a NumPy archive nor an array (NumPy could read it only as a pickle, "
+            "which can run code, so chainrule never does)"
+        )
+    if message:
+        return f"{message} ({type(error).__name__})"
+    return type(error).__name__
+
+
+# The header fields of each kind of file and the JSON types they must have; everything is
+# checked before any field is used, so a crafted header is a clear error, not a crash.
+_MODEL_FIELDS: dict[str, tuple[type, ...]] = {
+    "architecture": (dict, type(None)),
+    "metadata": (dict,),
+}
+_CHECKPOINT_FIELDS: dict[str, tuple[type, ...]] = {
+    "epoch": (int,),
+    "history": (dict,),
+    "param_groups": (list,),
+    "optimizer_scalars": (dict,),
+    "rng": (dict,),
+    "loaders": (list,),
+    "callbacks": (list,),
+    "metadata": (dict,),
+}
+_JSON_TYPE_NAMES = {dict: "an object", list: "a list", int: "an integer", type(None): "null"}
+
+
+def _check_fields(source: object, header: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
+    for name, types in fields.items():
+        if name not in header:
+            raise ModelFileError(f"{source}: the header has no {name!r} field")
+        value = header[name]
+        if isinstance(value, bool) or not isinstance(value, types):
+            expected = " or ".join(_JSON_TYPE_NAMES[kind] for kind in types)
+            raise ModelFileError(
+                f"{source}: the header's {name!r} must be {expected}, got "
+                f"{type(value).__name__} {_clip(value)}"
+            )
+
+
+def _clip(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_checkpoint_header(source: object, header: Mapping[str, Any]) -> None:
+    """Refuse a checkpoint header whose fields are missing or of the wrong JSON types (the
+    values themselves are checked by the optimiser, loaders and callbacks that restore them)."""
+    if header.get("kind") != "checkpoint":
+        raise ModelFileError(f"{source}: not a training checkpoint (a model file, perhaps)")
+    _check_fields(source, header, _CHECKPOINT_FIELDS)
+    if header["epoch"] < 0:
+        raise ModelFileError(f"{source}: the checkpoint's epoch {header['epoch']} is negative")
+    for name in ("param_groups", "loaders", "callbacks"):
+        if not all(isinstance(entry, dict) for entry in header[name]):
+            raise ModelFileError(
+                f"{source}: every entry of the header's {name!r} must be an object"
+            )
+    if not all(isinstance(entry, dict) for entry in header["optimizer_scalars"].values()):
+        raise ModelFileError(
+            f"{source}: every entry of the header's 'optimizer_scalars' must be an object"
+        )
+
+
 def _digest(arrays: Mapping[str, np.ndarray], header: Mapping[str, Any]) -> str:
     """SHA-256 over the header (canonical JSON, without the digest) and every array."""
     sha = hashlib.sha256()
@@ -207,9 +280,7 @@ def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], d
     except FileNotFoundError:
         raise
     except Exception as error:  # noqa: BLE001  (zip, zlib and format errors of every kind)
-        raise ModelFileError(
-            f"{source}: not a readable chainrule file ({type(error).__name__}: {error})"
-        ) from None
+        raise ModelFileError(f"{source}: not a chainrule file: {_why_unreadable(error)}") from None
     if _HEADER not in arrays:
         raise ModelFileError(f"{source}: no chainrule header; not a chainrule model file")
     try:
@@ -251,6 +322,7 @@ def load(path: str | os.PathLike[str], model: nn.Module | None = None) -> nn.Mod
     """Load a model saved by ``save``: rebuilt from its stored architecture, or, for a model of
     your own class, loaded into ``model``. Nothing in the file is executed."""
     arrays, header = read_archive(path)
+    _check_model_header(path, header)
     state = {
         name[len("param/") :]: value for name, value in arrays.items() if name.startswith("param/")
     }
@@ -275,7 +347,17 @@ def load(path: str | os.PathLike[str], model: nn.Module | None = None) -> nn.Mod
 def load_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The metadata and architecture stored with a model, without building it."""
     _, header = read_archive(path)
-    return {"architecture": header.get("architecture"), "metadata": header.get("metadata", {})}
+    _check_model_header(path, header)
+    return {"architecture": header["architecture"], "metadata": header["metadata"]}
+
+
+def _check_model_header(source: object, header: Mapping[str, Any]) -> None:
+    if header.get("kind") == "checkpoint":
+        raise ModelFileError(
+            f"{source}: a training checkpoint, not a model; the model of its run is model.npz "
+            "in the same folder"
+        )
+    _check_fields(source, header, _MODEL_FIELDS)
 
 
 def check_finite(model: nn.Module, source: str) -> None:

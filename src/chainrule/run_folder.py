@@ -99,7 +99,7 @@ def _make_folders(path: Path, option: str) -> list[Path]:
         if part.parent == part:
             break
         part = part.parent
-    created = []
+    created: list[Path] = []
     for folder in reversed(missing):
         try:
             folder.mkdir()

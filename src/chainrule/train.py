@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from . import random as _random
 from ._graph import no_grad
 from .data.loader import DataLoader, TensorDataset
 from .diagnostics import layer_norms
-from .io import ModelFileError, read_archive, write_archive
+from .io import ModelFileError, check_checkpoint_header, read_archive, write_archive
 from .nn.constraints import max_norm_
 from .nn.losses import BCELoss
 from .nn.module import Module
@@ -59,6 +59,35 @@ class History:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> History:
+        """The History that ``to_dict`` wrote; ValueError naming a field of another type."""
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"history: unknown field(s) {', '.join(map(repr, unknown))}")
+        for name, value in data.items():
+            if name == "stopped_by":
+                ok = isinstance(value, str)
+            elif name == "first_loss":
+                ok = value is None or _is_number(value)
+            elif name == "grad_norms":
+                ok = isinstance(value, dict) and all(
+                    isinstance(series, list) and all(map(_is_number, series))
+                    for series in value.values()
+                )
+            else:
+                ok = isinstance(value, list) and all(map(_is_number, value))
+            if not ok:
+                raise ValueError(
+                    f"history: field {name!r} holds {type(value).__name__} of another kind"
+                )
+        return cls(**data)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass
@@ -276,21 +305,27 @@ def save_checkpoint(
 def read_checkpoint_info(path: str | Path) -> dict[str, Any]:
     """The epoch, metadata and history of a checkpoint, without a model to load it into."""
     _, header = read_archive(path)
-    if header.get("kind") != "checkpoint":
-        raise ModelFileError(f"{path}: not a training checkpoint")
-    epoch, metadata, history = header.get("epoch"), header.get("metadata", {}), header.get("history")
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-        raise ModelFileError(f"{path}: the checkpoint's epoch {epoch!r} is not a count")
-    if not isinstance(metadata, dict) or not isinstance(history, dict):
-        raise ModelFileError(f"{path}: the checkpoint's metadata or history is not an object")
-    return {"epoch": epoch, "metadata": metadata, "history": history}
+    check_checkpoint_header(path, header)
+    return {key: header[key] for key in ("epoch", "metadata", "history")}
 
 
 def load_checkpoint(path: str | Path, state: TrainingState) -> None:
-    """Restore a checkpoint written by ``save_checkpoint`` into ``state`` (in place)."""
+    """Restore a checkpoint written by ``save_checkpoint`` into ``state`` (in place).
+
+    The header's structure is checked first; a checkpoint of another model, optimiser or data
+    is a ModelFileError naming the file and what did not fit.
+    """
     arrays, header = read_archive(path)
-    if header.get("kind") != "checkpoint":
-        raise ValueError(f"{path}: not a training checkpoint")
+    check_checkpoint_header(path, header)
+    try:
+        _restore(arrays, header, state)
+    except (KeyError, TypeError, ValueError, IndexError) as error:
+        raise ModelFileError(
+            f"{path}: the checkpoint does not fit this training run: {error}"
+        ) from None
+
+
+def _restore(arrays: dict[str, np.ndarray], header: dict[str, Any], state: TrainingState) -> None:
     state.model.load_state_dict(
         {k[len("model/") :]: v for k, v in arrays.items() if k.startswith("model/")}
     )
@@ -306,7 +341,7 @@ def load_checkpoint(path: str | Path, state: TrainingState) -> None:
         for group in header["param_groups"]
     ]
     state.optimizer.load_state_dict({"state": entries, "param_groups": groups})
-    state.history = History(**header["history"])
+    state.history = History.from_dict(header["history"])
     state.epoch = int(header["epoch"])
     _random.default_generator().bit_generator.state = header["rng"]
     for loader, saved in zip(state.loaders, header["loaders"]):
@@ -459,8 +494,18 @@ def fit(
     show = progress and (parallel is None or parallel.is_main)
     bar = _progress((epochs - state.epoch) * len(loader), show)
     try:
-        _epochs(state, epochs, loader, loss_fn, val_data, threshold, divergence_factor, parallel,
-                scheduler, bar)
+        _epochs(
+            state,
+            epochs,
+            loader,
+            loss_fn,
+            val_data,
+            threshold,
+            divergence_factor,
+            parallel,
+            scheduler,
+            bar,
+        )
     finally:
         if bar is not None:
             bar.close()
