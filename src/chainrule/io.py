@@ -101,8 +101,8 @@ def _build(spec: Any, rng: np.random.Generator) -> nn.Module:
         if not isinstance(layers, list) or set(spec) != {"type", "layers"}:
             raise ModelFileError("a Sequential entry needs exactly 'type' and a list of 'layers'")
         return nn.Sequential(*[_build(layer, rng) for layer in layers])
-    if kind not in _LAYERS:
-        raise ModelFileError(f"unknown layer type {kind!r} in the architecture")
+    if not isinstance(kind, str) or kind not in _LAYERS:
+        raise ModelFileError(f"unknown layer type {_clip(kind)} in the architecture")
     settings = {key: value for key, value in spec.items() if key != "type"}
     for key, value in settings.items():
         if not isinstance(value, (bool, int, float, str)):
