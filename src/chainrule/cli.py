@@ -101,7 +101,8 @@ def _train(args: argparse.Namespace) -> int:
     history = result.history
     name = result.config.data if result.config is not None else args.data
     print(
-        f"{name}: {history.epochs} epochs in {sum(history.epoch_seconds):.1f} s, "
+        f"{name}: {history.epochs} epoch{'s' if history.epochs != 1 else ''} in "
+        f"{sum(history.epoch_seconds):.1f} s, "
         f"final training loss {history.train_loss[-1]:.4f}, "
         f"validation accuracy {history.val_accuracy[-1]:.2%}"
     )
