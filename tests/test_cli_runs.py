@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import chainrule as cr
 from chainrule import experiment, run_folder
 from chainrule.cli import main
 from chainrule.io import read_archive
@@ -478,9 +479,36 @@ def test_training_bytes_counts_parameters_gradients_and_state() -> None:
     config = experiment.RunConfig(optimizer="adam", batch_size=1)
     widths = [10, 20, 3]
     parameters = 10 * 20 + 20 + 20 * 3 + 3
-    # parameter, gradient, checkpoint copy (3) and Adam's two moments with their copies (4)
-    expected = (parameters * 7 + 1 * sum(widths) * 4) * 4
+    # parameter, gradient, checkpoint copy (3) and Adam's two moments with their copies (4);
+    # activations of the larger of a batch and an evaluation chunk of 1024 rows
+    expected = (parameters * 7 + 1024 * sum(widths) * 4) * 4
     assert experiment.training_bytes(widths, config) == expected
+    big_batches = experiment.RunConfig(optimizer="adam", batch_size=100_000_000)
+    capped = (parameters * 7 + 5000 * sum(widths) * 4) * 4  # a batch is at most the data
+    assert experiment.training_bytes(widths, big_batches, samples=5000) == capped
+
+
+def test_a_batch_larger_than_the_data_is_not_counted_as_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--data", "xor", "--epochs", "1", "--batch-size", "100000000"]
+    code, _, err = _train(capsys, *args, "--out", str(tmp_path / "r"), "--quiet")
+    assert code == 0, err
+
+
+def test_the_boundary_of_a_wide_network_is_drawn_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chainrule import plots
+
+    seen: list[int] = []
+
+    def model(inputs: cr.Tensor) -> cr.Tensor:
+        seen.append(len(inputs.data))
+        return cr.tensor(inputs.data[:, :1])
+
+    points = np.random.default_rng(0).normal(size=(40_000, 2))
+    labels = plots._predict_classes(model, points)
+    assert max(seen) <= 1024 and sum(seen) == 40_000
+    np.testing.assert_array_equal(labels, (points[:, 0] > 0).astype(int))
 
 
 def test_divergence_advice_suggests_only_finite_positive_rates() -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import re
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
-if TYPE_CHECKING:
-    import numpy as np
+import numpy as np
 
 from . import __version__
 
@@ -17,11 +18,11 @@ from . import __version__
 def _gradcheck(args: argparse.Namespace) -> int:
     from .selfcheck import format_table, run_selfcheck
 
-    names = [name.strip() for name in args.ops.split(",")] if args.ops else None
+    names = args.ops
     try:
         results = run_selfcheck(seed=args.seed, names=names)
     except ValueError as error:
-        print(f"chainrule gradcheck: {error}", file=sys.stderr)
+        print(f"chainrule gradcheck: --ops: {error}", file=sys.stderr)
         return 2
     print(format_table(results))
     failed = [name for name, report in results if not report.passed]
@@ -170,16 +171,58 @@ def _predict(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    dtype = _parameter_dtype(model)
+    problem = _outside_range(inputs, dtype)
+    if problem:
+        print(f"chainrule predict: {args.input}: {problem}", file=sys.stderr)
+        return 1
     try:
-        with no_grad():
-            scores = model.eval()(inputs.astype(_parameter_dtype(model))).data
+        # Overflow shows in the outputs, which are checked below; NumPy's warning adds nothing.
+        with no_grad(), np.errstate(over="ignore", invalid="ignore"):
+            scores = model.eval()(inputs.astype(dtype)).data
     except ValueError as error:
         print(f"chainrule predict: {_one_line(error)}", file=sys.stderr)
+        return 1
+    problem = _unusable_scores(scores, io.load_metadata(args.model)["metadata"].get("classes"))
+    if problem:
+        print(f"chainrule predict: {args.model}: {problem}", file=sys.stderr)
         return 1
     labels = scores.argmax(axis=1) if scores.ndim == 2 and scores.shape[1] > 1 else scores > 0
     for label in labels.reshape(-1):
         print(int(label))
     return 0
+
+
+def _outside_range(inputs: np.ndarray, dtype: np.dtype[Any]) -> str:
+    """Why ``inputs`` cannot be given to a model computing in ``dtype`` (a value beyond its
+    largest number would become infinite), or ''."""
+    if dtype.kind != "f":
+        return ""
+    largest = float(np.finfo(dtype).max)
+    beyond = np.abs(inputs) > largest
+    if not beyond.any():
+        return ""
+    row, column = (int(i) for i in np.argwhere(beyond)[0])
+    return (
+        f"row {row + 1}, column {column + 1}: {inputs[row, column]:g} is beyond the largest "
+        f"{dtype} number ({largest:.3g}) the model computes with ({int(beyond.sum())} such values)"
+    )
+
+
+def _unusable_scores(scores: np.ndarray, classes: object) -> str:
+    """Why the model's outputs give no class labels (not finite, or fewer or more outputs
+    than the classes its metadata names), or ''."""
+    if not np.isfinite(scores).all():
+        row = int(np.argwhere(~np.isfinite(scores))[0][0])
+        return (
+            f"its outputs are not finite for input row {row + 1} (values too large for it?), so "
+            "no class can be given"
+        )
+    width = scores.shape[1] if scores.ndim == 2 else 1
+    if isinstance(classes, int) and not isinstance(classes, bool) and classes >= 2:
+        if width != (1 if classes == 2 and width == 1 else classes):
+            return f"the network has {width} outputs, but its metadata names {classes} classes"
+    return ""
 
 
 def _input_width(architecture: object) -> int | None:
@@ -233,7 +276,10 @@ def _demo(args: argparse.Namespace) -> int:
     if args.animate and not demo.animated:
         print(f"chainrule demo: {demo.name} has no animation; --animate ignored", file=sys.stderr)
     try:
-        out = prepare_output_folder(args.out if args.out else f"demo-{demo.name}")
+        if args.out is None:
+            out = prepare_output_folder(f"demo-{demo.name}", numbered=True)
+        else:
+            out = prepare_output_folder(args.out)
         result = demo.run(out, seed=args.seed, animate=args.animate and demo.animated)
     except (ImportError, OSError, RunFolderError) as error:
         print(f"chainrule demo: {_one_line(error)}", file=sys.stderr)
@@ -253,56 +299,87 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# Numbers on the command line are plain ASCII: Python's int() and float() also take "1_0" and
+# other scripts' digits, which a user typing them meant otherwise (or did not mean at all).
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(
+    r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|infinity|nan)", re.I
+)
+
+
 def _int_list(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated widths like 256,128, got {text!r}"
-        ) from None
-    if not sizes:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated widths like 256,128, got {text!r}"
-        )
+    parts = text.split(",")
+    example = "expected comma-separated widths like 256,128"
+    for position, part in enumerate(parts, start=1):
+        if not part.strip():
+            where = f" at position {position}" if len(parts) > 1 else ""
+            raise argparse.ArgumentTypeError(f"{example}; empty width{where} in {text!r}")
+        if not _INTEGER.fullmatch(part.strip()):
+            raise argparse.ArgumentTypeError(f"{example}; {part!r} is not a whole number")
+    sizes = [int(part) for part in parts]
     if any(size <= 0 for size in sizes):
         raise argparse.ArgumentTypeError(f"layer widths must be positive, got {text!r}")
     return sizes
 
 
 def _integer(text: str, what: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not _INTEGER.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return int(text)
 
 
 def _positive_int(text: str) -> int:
     value = _integer(text, "a positive integer")
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 
 
 def _seed(text: str) -> int:
     value = _integer(text, "a non-negative integer")
     if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
     return value
+
+
+def _path(text: str) -> str:
+    """A path the user gave: an empty one is almost always an unset shell variable."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path (an unset shell variable?)")
+    return text
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated names like relu,tanh; empty name in {text!r}"
+        )
+    return names
+
+
+# A positive setting smaller than this is lost in float32 arithmetic (subnormal or zero), so
+# a run with it would silently learn nothing.
+_SMALLEST = float(np.finfo(np.float32).tiny)
 
 
 def _number(text: str, low: float, high: float, *, low_open: bool, high_open: bool) -> float:
     """A finite number in the interval; the message states the interval."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not _DECIMAL.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    value = float(text)
     left, right = "(" if low_open else "[", ")" if high_open else "]"
     interval = f"{left}{low:g}, {high:g}{right}"
     inside = (value > low if low_open else value >= low) and (
         value < high if high_open else value <= high
     )
     if not math.isfinite(value) or not inside:
-        raise argparse.ArgumentTypeError(f"expected a finite number in {interval}, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a finite number in {interval}, got {text!r}")
+    if 0 < abs(value) < _SMALLEST:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is too small for float32 arithmetic (below {_SMALLEST:.3g}), so it would "
+            "have no effect; use 0 or a larger value"
+        )
     return value
 
 
@@ -356,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--data-path",
         metavar="DIR",
+        type=_path,
         help="folder with the IDX files of fashion-mnist or mnist (then the only place looked in)",
     )
     train.add_argument("--hidden", type=_int_list, help="hidden layer widths, e.g. 256,128")
@@ -372,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--out",
         metavar="DIR",
+        type=_path,
         help="output folder, new or empty (default runs/<timestamp>); a run there is never "
         "replaced",
     )
@@ -416,19 +495,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--seed", type=_seed, default=0, help="seed of the random inputs")
     check.add_argument(
-        "--ops", help="comma-separated names of the functions to check (default: all)"
+        "--ops",
+        type=_names,
+        help="comma-separated names of the functions to check (default: all)",
     )
     check.set_defaults(handler=_gradcheck)
 
     predict = commands.add_parser(
         "predict", help="print the predicted class of each row of INPUT (.npy or .csv)"
     )
-    predict.add_argument("model")
-    predict.add_argument("input")
+    predict.add_argument("model", type=_path)
+    predict.add_argument("input", type=_path)
     predict.set_defaults(handler=_predict)
 
     info = commands.add_parser("info", help="show a saved model's architecture and metadata")
-    info.add_argument("model")
+    info.add_argument("model", type=_path)
     info.set_defaults(handler=_info)
 
     explain = commands.add_parser(
@@ -451,7 +532,12 @@ def build_parser() -> argparse.ArgumentParser:
         "name", nargs="?", choices=list(DEMOS), metavar="NAME", help="which demonstration (--list)"
     )
     demo.add_argument("--list", action="store_true", help="list the demonstrations")
-    demo.add_argument("--out", metavar="DIR", help="output folder (default ./demo-NAME)")
+    demo.add_argument(
+        "--out",
+        metavar="DIR",
+        type=_path,
+        help="new or empty output folder (default ./demo-NAME, or demo-NAME-2... when taken)",
+    )
     demo.add_argument("--animate", action="store_true", help="also write a GIF, where it helps")
     demo.add_argument(
         "--seed", metavar="N", type=_seed, default=0, help="seed of the data and the weights"
@@ -460,15 +546,65 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _OutputFailed(Exception):
+    """Writing to standard output failed (a full disk, /dev/full, a device error)."""
+
+
+class _GuardedOutput:
+    """Standard output whose write errors are told apart from every other OSError: a command
+    reports them in one line instead of a traceback."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise _OutputFailed(error.strerror or str(error)) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise _OutputFailed(error.strerror or str(error)) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _discard_standard_output(stdout: Any) -> None:
+    """Point standard output at the null device, so that the text still waiting in its buffer
+    is not written (and fails again) when the interpreter exits."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):  # no file descriptor (captured in tests)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     args = build_parser().parse_args(argv)
+    stdout = sys.stdout
+    sys.stdout = _GuardedOutput(stdout)  # type: ignore[assignment]
     try:
-        return int(args.handler(args))
+        code = int(args.handler(args))
+        sys.stdout.flush()  # now, so that a full disk is reported here and not at exit
+        return code
     except BrokenPipeError:
         # The reader went away (``chainrule explain | head``): stop quietly, as Unix tools do.
-        sys.stderr.close()
+        _discard_standard_output(stdout)
         return 0
+    except _OutputFailed as error:
+        _discard_standard_output(stdout)
+        print(f"chainrule {args.command}: cannot write the output: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"\nchainrule {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -478,6 +614,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

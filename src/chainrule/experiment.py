@@ -254,14 +254,24 @@ def load_data(config: RunConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
 _STATE_SLOTS = {"sgd": 0, "adam": 2, "adamw": 2, "rmsprop": 1, "adagrad": 1}
 
 
-def training_bytes(widths: list[int], config: RunConfig, itemsize: int = 4) -> int:
+# Rows pushed through the network at once when evaluating or drawing (see plots).
+_EVALUATION_ROWS = 1024
+
+
+def training_bytes(
+    widths: list[int], config: RunConfig, samples: int | None = None, itemsize: int = 4
+) -> int:
     """An estimate of the memory training needs: parameters, their gradients, the optimiser's
-    state and a checkpoint's copy of both, plus a batch's activations forward and backward."""
+    state and a checkpoint's copy of both, plus the activations of a batch (no larger than the
+    ``samples`` there are) forward and backward, or of an evaluation chunk if that is larger."""
     parameters = sum(fan_in * fan_out + fan_out for fan_in, fan_out in zip(widths, widths[1:]))
     slots = _STATE_SLOTS.get(config.optimizer or "adam", 2)
     if config.momentum:
         slots += 1
-    activations = (config.batch_size or 32) * sum(widths) * 4
+    batch = config.batch_size or 32
+    if samples is not None:
+        batch = min(batch, samples)
+    activations = max(batch, _EVALUATION_ROWS) * sum(widths) * 4
     return (parameters * (3 + 2 * slots) + activations) * itemsize
 
 
@@ -277,15 +287,16 @@ def available_memory() -> int | None:
     return None
 
 
-def _check_memory(widths: list[int], config: RunConfig) -> None:
-    needed, available = training_bytes(widths, config), available_memory()
+def _check_memory(widths: list[int], config: RunConfig, samples: int) -> None:
+    needed, available = training_bytes(widths, config, samples), available_memory()
     if available is not None and needed > 0.8 * available:
         network = "-".join(str(width) for width in widths)
+        batch = min(config.batch_size or 32, samples)
         raise RunSettingsError(
             f"--hidden {_shown(config.hidden)}: the network {network} needs about "
-            f"{needed / 1e9:,.1f} GB to train with {config.optimizer} (parameters, gradients, "
-            f"optimiser state, checkpoint), and {available / 1e9:,.1f} GB of memory is available;"
-            " choose smaller layers"
+            f"{needed / 1e9:,.1f} GB to train with {config.optimizer} and batches of {batch} "
+            f"(parameters, gradients, optimiser state, checkpoint, activations), and "
+            f"{available / 1e9:,.1f} GB of memory is available; choose smaller layers"
         )
 
 
@@ -438,7 +449,7 @@ def _train_and_write(
         X_train, y_train, config.val_fraction, seed=config.seed
     )
     classes = int(max(y_train.max(), y_test.max())) + 1
-    _check_memory([X_train.shape[1], *config.hidden, classes], config)
+    _check_memory([X_train.shape[1], *config.hidden, classes], config, len(X_fit))
     _random.manual_seed(config.seed)
     model = nn.mlp(X_train.shape[1], config.hidden, classes, config.activation)
     optimizer = build_optimizer(config, model)

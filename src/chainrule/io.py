@@ -170,21 +170,42 @@ def _check_shapes(spec: Any, state: Mapping[str, np.ndarray]) -> None:
 
 
 # ------------------------------------------------------------------------ the container
-def _why_unreadable(error: Exception) -> str:
-    """NumPy's reason a file did not load, in words that never suggest loading it unsafely.
+# What a file that is not an .npz archive most likely is, told by its first bytes.
+_KINDS = (
+    (b"\x93NUMPY", "a single NumPy array (.npy), not a model archive"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\x1f\x8b", "a gzip file"),
+    (b"\x80", "a Python pickle, which chainrule never loads since loading one can run code"),
+    (b"{", "JSON text (a run's metrics.json?)"),
+    (b"[", "JSON text"),
+)
 
-    NumPy answers content that is neither an archive nor an array by advising
-    ``allow_pickle=``: that would run code from the file, which chainrule never does.
-    """
+
+def _not_an_archive(source: Path) -> str | None:
+    """Why ``source`` is not an .npz archive, from its first bytes; None if it may be one."""
+    if source.is_dir():
+        return f"a folder; a run's model is {source / 'model.npz'}"
+    with open(source, "rb") as file:
+        start = file.read(8)
+    if not start:
+        return "an empty file"
+    if start.startswith(b"PK"):
+        return None
+    for magic, kind in _KINDS:
+        if start.lstrip().startswith(magic):
+            return kind
+    return "neither a NumPy .npz archive nor anything else chainrule reads"
+
+
+def _why_unreadable(error: Exception) -> str:
+    """NumPy's reason an archive did not load, in words that never suggest loading it unsafely
+    (NumPy's own advice, ``allow_pickle=``, would run code from the file)."""
     message = str(error)
     if "pickle" in message:
-        return (
-            "it is neither a NumPy archive nor an array (NumPy could read it only as a pickle, "
-            "which can run code, so chainrule never does)"
-        )
+        return "it holds Python objects (pickled data), which chainrule never loads"
     if message:
-        return f"{message} ({type(error).__name__})"
-    return type(error).__name__
+        return f"a damaged archive ({message})"
+    return f"a damaged archive ({type(error).__name__})"
 
 
 # The header fields of each kind of file and the JSON types they must have; everything is
@@ -274,6 +295,9 @@ def write_archive(
 def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Read and verify an archive written by ``write_archive``."""
     source = Path(path)
+    kind = _not_an_archive(source)
+    if kind is not None:
+        raise ModelFileError(f"{source}: not a chainrule file: it is {kind}")
     try:
         with np.load(source, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}

@@ -59,13 +59,22 @@ def _grid(X: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return grid_x, grid_y, np.column_stack([grid_x.ravel(), grid_y.ravel()])
 
 
+_CHUNK_ROWS = 1024
+
+
 def _predict_classes(model: Any, points: np.ndarray) -> np.ndarray:
     was_training = getattr(model, "training", False)
     if was_training:
         model.eval()
     try:
+        # In chunks: a wide network's activations for a whole grid would not fit in memory.
         with no_grad():
-            scores = np.asarray(model(Tensor._wrap(points.astype(np.float32))).data)
+            scores = np.concatenate(
+                [
+                    np.asarray(model(Tensor._wrap(chunk.astype(np.float32))).data)
+                    for chunk in np.array_split(points, max(1, -(-len(points) // _CHUNK_ROWS)))
+                ]
+            )
     finally:
         if was_training:
             model.train()

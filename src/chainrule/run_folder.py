@@ -234,20 +234,38 @@ def claim_new(base: str | Path = "runs", *, option: str = "--out") -> RunFolder:
     raise RunFolderError(f"{option} {root}: 999 runs started in the same second ({stamp})")
 
 
-def prepare_output_folder(path: str | Path, *, option: str = "--out") -> Path:
-    """Check that ``path`` is (or can be made) a writable folder, before any work is done;
-    create it. For outputs that may be written again (demonstration figures), not for runs."""
-    folder = Path(path)
-    _check_parents(folder, option)
-    created = _make_folders(folder, option)
-    try:
-        with tempfile.TemporaryFile(dir=folder, prefix=".chainrule-probe-"):
-            pass
-    except OSError as error:
-        for made in reversed(created):
-            made.rmdir()
-        raise RunFolderError(f"{option} {folder}: cannot write there ({_reason(error)})") from None
-    return folder
+def prepare_output_folder(
+    path: str | Path, *, option: str = "--out", numbered: bool = False
+) -> Path:
+    """Check that ``path`` is (or can be made) a new or empty writable folder, before any work
+    is done, and create it: outputs never replace files that are there (a user's own, or an
+    earlier run's). With ``numbered`` (a default name, not one the user gave), a taken name
+    gets a ``-2``, ``-3``... suffix instead of an error."""
+    base = Path(path)
+    for number in range(1, 1000):
+        folder = base if number == 1 else base.with_name(f"{base.name}-{number}")
+        _check_parents(folder, option)
+        if numbered and folder.is_dir() and any(folder.iterdir()):
+            continue
+        created = _make_folders(folder, option)
+        held = sorted(entry.name for entry in folder.iterdir())
+        if held:
+            shown = ", ".join(held[:4]) + (", ..." if len(held) > 4 else "")
+            raise RunFolderError(
+                f"{option} {folder}: holds files ({shown}), which are never replaced; choose a "
+                "new or empty folder"
+            )
+        try:
+            with tempfile.TemporaryFile(dir=folder, prefix=".chainrule-probe-"):
+                pass
+        except OSError as error:
+            for made in reversed(created):
+                made.rmdir()
+            raise RunFolderError(
+                f"{option} {folder}: cannot write there ({_reason(error)})"
+            ) from None
+        return folder
+    raise RunFolderError(f"{option} {base}: {base.name}-2 ... {base.name}-999 are all taken")
 
 
 __all__ = ["RunFolder", "RunFolderError", "claim", "claim_new", "prepare_output_folder"]

@@ -133,7 +133,7 @@ def run_selfcheck(
     unknown = sorted(set(names or []) - known)
     if unknown:
         raise ValueError(
-            f"gradcheck: unknown op(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            f"unknown function(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
     rng = np.random.default_rng(seed)
     results = []
