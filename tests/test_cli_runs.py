@@ -125,6 +125,22 @@ def test_resume_in_an_empty_or_new_folder_starts_the_run(
     code, _, err = _train(capsys, *QUICK, "--out", str(tmp_path / "new"), "--resume")
     assert code == 0, err
     assert len(_metrics(tmp_path / "new")["train_loss"]) == 3
+    assert "holds no run yet; starting a new run" in _one_line(err)  # a typo is not silent
+
+
+def test_a_checkpoint_of_another_run_is_not_resumed_over_this_one(
+    finished_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other"
+    code, _, err = _train(capsys, "--data", "circles", "--epochs", "1", "--out", str(other))
+    assert code == 0, err
+    (finished_run / "checkpoint.npz").write_bytes((other / "checkpoint.npz").read_bytes())
+    before = _fingerprint(finished_run)
+    code, _, err = _train(capsys, "--out", str(finished_run), "--resume", "--epochs", "9")
+    line = _one_line(err)
+    assert code == 1
+    assert "different runs" in line and "--data circles" in line and "metrics.json" in line
+    assert _fingerprint(finished_run) == before
 
 
 def test_runs_started_in_the_same_second_get_their_own_folders(
@@ -288,7 +304,8 @@ def test_ctrl_c_before_the_first_checkpoint_leaves_nothing(
     assert not (tmp_path / "run").exists()
 
 
-def test_sigint_to_a_real_run_stops_it_without_a_traceback(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_signal_to_a_real_run_ends_it_cleanly(tmp_path: Path, stop: signal.Signals) -> None:
     out = tmp_path / "run"
     command = [sys.executable, "-m", "chainrule", "train", "--data", "digits", "--epochs", "400"]
     process = subprocess.Popen(
@@ -305,7 +322,7 @@ def test_sigint_to_a_real_run_stops_it_without_a_traceback(tmp_path: Path) -> No
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "no checkpoint appeared"
             time.sleep(0.02)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         _, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
@@ -316,6 +333,7 @@ def test_sigint_to_a_real_run_stops_it_without_a_traceback(tmp_path: Path) -> No
     last = err.strip().splitlines()[-1]
     assert last.startswith("chainrule train: interrupted") and "--resume" in last
     assert (out / "checkpoint.npz").is_file() and not (out / "metrics.json").exists()
+    assert sorted(path.name for path in out.iterdir()) == ["checkpoint.npz"]  # no lock, no temp
 
 
 # ------------------------------------------------------------------ a failed run leaves nothing

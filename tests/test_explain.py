@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -150,6 +152,23 @@ def test_formats_and_records() -> None:
     text = str(explanation).splitlines()
     assert len(text) == len(explanation) + 2 and "δ received" in text[0]
     assert explanation.to_html().count("<tr>") == len(explanation) + 1
+
+
+def test_markdown_renders_every_cell_as_its_plain_text() -> None:
+    from markdown_it import MarkdownIt
+
+    x, w = cr.tensor([0.5], requires_grad=True), cr.tensor([2.0], requires_grad=True)
+    names = {"w_1*x_1 <b>|": w, "x": x}
+    explanation = cr.explain((w * x).sum() * x.sum(), names=names)
+    rendered = (
+        MarkdownIt("commonmark")
+        .enable("table")
+        .enable("strikethrough")
+        .render(explanation.to_markdown())
+    )
+    cells = re.findall(r"<td>(.*?)</td>", rendered)
+    expected = [cell for row in explanation._rows() for cell in row]
+    assert [html.unescape(cell) for cell in cells] == expected  # no <em>, no broken columns
 
 
 def test_html_escapes_names() -> None:

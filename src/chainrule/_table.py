@@ -1,4 +1,4 @@
-"""Plain-text tables for reports printed in a terminal (gradchecks, explanations)."""
+"""Plain text for a terminal: tables (gradchecks, explanations), counts and sizes in words."""
 
 from __future__ import annotations
 
@@ -13,3 +13,17 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], rule: bool 
     if rule:
         lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """ "1 epoch", "3 epochs": a count with its noun in the right number."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
+def size_in_words(size: float) -> str:
+    """A byte count as people read it: "512 MB", "3.5 GB", "576 TB"."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            value = size / scale
+            return f"{value:,.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}"
+    return f"{size:,.0f} bytes"

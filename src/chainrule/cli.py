@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import re
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 import numpy as np
 
 from . import __version__
+from ._table import counted
 
 
 def _gradcheck(args: argparse.Namespace) -> int:
@@ -33,7 +37,8 @@ def _gradcheck(args: argparse.Namespace) -> int:
                 print(f"\n{name}:\n{report}")
         return 1
     print(
-        f"\nall {len(results)} differentiable functions agree with central finite differences "
+        f"\nall {counted(len(results), 'differentiable function')} agree with central finite "
+        "differences "
         "(float64)"
     )
     return 0
@@ -53,10 +58,11 @@ def _train(args: argparse.Namespace) -> int:
     from .train import TrainingDiverged
 
     distributed = mpi.launched_by_mpi()  # mpirun -n K chainrule train ...: one model, K ranks
-    if args.animate and args.data is not None and args.data not in TOY_SETS:
+    data = args.data or (None if args.resume else "digits")  # a resumed run keeps its data
+    if args.animate and data is not None and data not in TOY_SETS:
         print(
             f"chainrule train: --animate draws the boundary of 2-D data ({', '.join(TOY_SETS)}); "
-            f"{args.data} is not 2-D, so it is ignored",
+            f"{data} is not 2-D, so it is ignored",
             file=sys.stderr,
         )
     config = RunConfig(
@@ -77,14 +83,15 @@ def _train(args: argparse.Namespace) -> int:
         diagnose=args.diagnose,
     )
     try:
-        result = run(
-            config,
-            args.out,
-            resume=args.resume,
-            progress=not args.quiet,
-            animate=args.animate,
-            distributed=distributed,
-        )
+        with _termination_as_interrupt():
+            result = run(
+                config,
+                args.out,
+                resume=args.resume,
+                progress=not args.quiet,
+                animate=args.animate,
+                distributed=distributed,
+            )
     except RunAlreadyFinished as finished:
         print(f"chainrule train: {finished}")
         return 0
@@ -114,6 +121,24 @@ def _train(args: argparse.Namespace) -> int:
         print(result.diagnosis)
     print(f"wrote {', '.join(str(path) for path in result.files)}")
     return 0
+
+
+@contextlib.contextmanager
+def _termination_as_interrupt() -> Iterator[None]:
+    """Stop on SIGTERM (``kill``, a job scheduler's time limit) as on Ctrl-C: the run keeps its
+    last checkpoint, leaves no temporary file or lock, and says how to resume."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _one_line(error: BaseException) -> str:
@@ -166,8 +191,8 @@ def _predict(args: argparse.Namespace) -> int:
     expected = _input_width(io.describe(model))
     if expected is not None and inputs.shape[1] != expected:
         print(
-            f"chainrule predict: {args.input}: each row has {inputs.shape[1]} values, and the "
-            f"model {args.model} takes {expected} inputs",
+            f"chainrule predict: {args.input}: each row has {counted(inputs.shape[1], 'value')}, "
+            f"and the model {args.model} takes {counted(expected, 'input')}",
             file=sys.stderr,
         )
         return 1
@@ -270,6 +295,22 @@ def _demo(args: argparse.Namespace) -> int:
     from .run_folder import RunFolderError, prepare_output_folder
 
     if args.list or args.name is None:
+        ignored = [
+            flag
+            for flag, given in (
+                ("NAME", args.name is not None),
+                ("--out", args.out is not None),
+                ("--animate", args.animate),
+                ("--seed", args.seed != 0),
+            )
+            if given
+        ]
+        if ignored:
+            print(
+                f"chainrule demo: listing the demonstrations; {', '.join(ignored)} ignored "
+                "(without --list, NAME runs one)",
+                file=sys.stderr,
+            )
         print(listing())
         return 0
     demo = DEMOS[args.name]
@@ -592,7 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     args = build_parser().parse_args(argv)
     stdout = sys.stdout
-    sys.stdout = _GuardedOutput(stdout)  # type: ignore[assignment]
+    sys.stdout = _GuardedOutput(stdout)
     try:
         code = int(args.handler(args))
         sys.stdout.flush()  # now, so that a full disk is reported here and not at exit

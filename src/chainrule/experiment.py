@@ -19,6 +19,7 @@ import numpy as np
 from . import data, io, nn, optim
 from . import random as _random
 from ._atomic import atomic_write
+from ._table import counted, size_in_words
 from .io import ModelFileError
 from .run_folder import CHECKPOINT, METRICS, MODEL, RunFolder, claim, claim_new
 from .train import (
@@ -83,6 +84,12 @@ FIXED_ON_RESUME = (
     "val_fraction",
 )
 MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
+# What the optimisers without --momentum keep instead, for the message that refuses it.
+_OWN_AVERAGES = {
+    "adam": " (which keeps its own running mean of the gradients, betas[0])",
+    "adamw": " (which keeps its own running mean of the gradients, betas[0])",
+    "adagrad": " (which has no momentum: it divides by the summed squared gradients)",
+}
 IDX_SETS = ("fashion-mnist", "mnist")
 
 # Defaults that train each data set well in seconds to a minute on a CPU.
@@ -156,7 +163,7 @@ def resolved(config: RunConfig) -> RunConfig:
     elif values["momentum"] is not None:
         raise RunSettingsError(
             f"--momentum applies to {' and '.join(MOMENTUM_OPTIMIZERS)}, not to "
-            f"{values['optimizer']} (whose momentum-like settings are its own); leave it out or "
+            f"{values['optimizer']}{_OWN_AVERAGES.get(values['optimizer'], '')}; leave it out or "
             "choose --optimizer sgd"
         )
     if values["data_path"] is not None and values["data"] not in IDX_SETS:
@@ -222,8 +229,8 @@ def settings_for_resume(requested: RunConfig, checkpoint: Path, *, finished: boo
         )
     if finished and (requested.epochs is None or merged.epochs <= done):
         raise RunAlreadyFinished(
-            f"the run in {checkpoint.parent} has finished its {done} epochs; nothing to do "
-            f"(--resume --epochs N with N > {done} trains it further)"
+            f"the run in {checkpoint.parent} has finished its {counted(done, 'epoch')}; nothing "
+            f"to do (--resume --epochs N with N > {done} trains it further)"
         )
     return merged
 
@@ -294,9 +301,9 @@ def _check_memory(widths: list[int], config: RunConfig, samples: int) -> None:
         batch = min(config.batch_size or 32, samples)
         raise RunSettingsError(
             f"--hidden {_shown(config.hidden)}: the network {network} needs about "
-            f"{needed / 1e9:,.1f} GB to train with {config.optimizer} and batches of {batch} "
+            f"{size_in_words(needed)} to train with {config.optimizer} and batches of {batch} "
             f"(parameters, gradients, optimiser state, checkpoint, activations), and "
-            f"{available / 1e9:,.1f} GB of memory is available; choose smaller layers"
+            f"{size_in_words(available)} of memory is available; choose smaller layers"
         )
 
 
@@ -365,7 +372,14 @@ def run(
     try:
         if folder.has_checkpoint:
             config = settings_for_resume(config, folder.checkpoint, finished=folder.finished)
+            _check_same_run(folder, config)
         else:
+            if resume and main:
+                print(
+                    f"chainrule train: --resume: {folder.path} holds no run yet; starting a new "
+                    "run there",
+                    file=sys.stderr,
+                )
             config = resolved(config)
         result = _train_and_write(
             config, folder.path, main, folder.has_checkpoint, progress, animate, plots, distributed
@@ -391,6 +405,26 @@ def run(
     if main:
         folder.release()
     return result
+
+
+def _check_same_run(folder: RunFolder, config: RunConfig) -> None:
+    """Refuse a checkpoint that belongs to another run than the folder's metrics.json (a file
+    copied from elsewhere): resuming it would replace this run's model with another's."""
+    try:
+        recorded = json.loads((folder.path / METRICS).read_text()).get("config")
+    except (OSError, ValueError, AttributeError):
+        return  # no readable metrics.json: the checkpoint is all there is (it is rebuilt)
+    if not isinstance(recorded, dict):
+        return
+    for key in sorted(FIXED_ON_RESUME):
+        mine, theirs = asdict(config).get(key), recorded.get(key)
+        if key in recorded and mine != theirs:
+            raise RunSettingsError(
+                f"{folder.checkpoint} and {folder.path / METRICS} belong to different runs "
+                f"({_flag(key)} {_shown(mine)} in the checkpoint, {_shown(theirs)} in "
+                "metrics.json); nothing was changed. Resume a checkpoint in the folder of its "
+                "own run"
+            )
 
 
 def _keep_or_discard(folder: RunFolder) -> None:

@@ -12,6 +12,7 @@ write them.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,10 +132,11 @@ class Explanation:
         return f"<Explanation of {len(self.steps)} steps>\n{self}"
 
     def to_markdown(self) -> str:
-        """A Markdown table (pipes in cells escaped)."""
+        """A Markdown table, every character Markdown would read as markup escaped (so
+        ``v1*a1`` stays a product and ``w_11`` a name, not emphasis)."""
 
         def cell(text: str) -> str:
-            return text.replace("|", "\\|")
+            return re.sub(r"([\\`*_\[\]<>|~])", r"\\\1", text)
 
         lines = ["| " + " | ".join(self.COLUMNS) + " |", "|" + "---|" * len(self.COLUMNS)]
         lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in self._rows()]

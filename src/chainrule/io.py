@@ -24,6 +24,7 @@ import numpy as np
 
 from . import nn
 from ._atomic import atomic_write
+from ._table import counted
 
 FORMAT = "chainrule"
 VERSION = 1
@@ -390,7 +391,9 @@ def check_finite(model: nn.Module, source: str) -> None:
     for name, value in model.state_dict().items():
         nan, inf = int(np.isnan(value).sum()), int(np.isinf(value).sum())
         if nan or inf:
-            problems.append(f"parameter {name} holds {nan} NaN and {inf} infinite values")
+            kinds = [(nan, counted(nan, "NaN", "NaN")), (inf, counted(inf, "infinite value"))]
+            held = " and ".join(text for number, text in kinds if number)
+            problems.append(f"parameter {name} holds {held}")
     if problems:
         raise ModelFileError(
             f"{source}: " + "; ".join(problems[:3]) + "; a model whose weights are not finite "

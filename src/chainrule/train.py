@@ -601,11 +601,12 @@ def _check_divergence(
     value: float, first: float, factor: float, optimizer: Optimizer, state: TrainingState
 ) -> None:
     lr = optimizer.param_groups[0]["lr"]
+    decay = optimizer.param_groups[0].get("weight_decay", 0.0)
     where = f"epoch {state.epoch}, batch {state.batch}"
     if not math.isfinite(value):
         raise TrainingDiverged(
             f"training diverged at {where}: the loss became {value} with learning rate {lr:g}; "
-            f"{_advice(lr, first_batch=state.epoch == 1 and state.batch == 1)}",
+            f"{_advice(lr, decay, first_batch=state.epoch == 1 and state.batch == 1)}",
             state.history,
             value,
         )
@@ -614,16 +615,27 @@ def _check_divergence(
     if value > factor * max(abs(first), 1.0):
         raise TrainingDiverged(
             f"training diverged at {where}: the loss grew from {first:.4g} to {value:.4g} "
-            f"with learning rate {lr:g}; {_advice(lr, first_batch=False)}",
+            f"with learning rate {lr:g}; {_advice(lr, decay, first_batch=False)}",
             state.history,
             value,
         )
 
 
-def _advice(lr: Any, *, first_batch: bool) -> str:
+def _advice(lr: Any, weight_decay: Any = 0.0, *, first_batch: bool) -> str:
     """What to try: a tenth of the learning rate, when that is a sensible number; a loss that is
-    not finite on the very first batch points at the data or the model instead."""
+    not finite on the very first batch points at the data or the model instead; a weight decay
+    that takes more than each weight per step (lr·weight_decay > 1) is named as the cause."""
     data = "check the inputs and targets for NaN or infinite values"
+    try:
+        shrink = float(lr) * float(weight_decay)
+    except (TypeError, ValueError):
+        shrink = 0.0
+    if math.isfinite(shrink) and shrink > 1:
+        return (
+            f"the weight decay {float(weight_decay):g} takes lr·weight_decay = {shrink:g} times "
+            "each weight per step, more than the weight itself, so the weights flip and grow; "
+            "try a smaller weight decay (or learning rate)"
+        )
     if first_batch:
         return f"{data}, or try a smaller learning rate"
     try:

@@ -159,7 +159,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = _real(negative_slope, "LeakyReLU", "negative_slope")
 
     def forward(self, x: Any) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
@@ -196,7 +196,9 @@ class Softmax(Module):
 
     def __init__(self, dim: int = -1) -> None:
         super().__init__()
-        self.dim = dim
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"Softmax: dim must be an integer, got {dim!r}")
+        self.dim = int(dim)
 
     def forward(self, x: Any) -> Tensor:
         return ops.softmax(x, axis=self.dim)
@@ -211,6 +213,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator | None = None) -> None:
         super().__init__()
+        p = _real(p, "Dropout", "p")
         if not 0 <= p <= 1:
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = p
@@ -237,3 +240,13 @@ def _runs_own_forward(module: Module, cls: type[Module]) -> bool:
         and cls.__call__ is _ORIGINAL[Module]
         and "forward" not in vars(module)
     )
+
+
+def _real(value: Any, layer: str, name: str) -> float:
+    """``value`` as a finite float: TypeError for what is not a real number (a string, a bool),
+    ValueError for NaN or infinity; both name the layer and the setting."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{layer}: {name} must be a real number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{layer}: {name} must be finite, got {value}")
+    return float(value)
