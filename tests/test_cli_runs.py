@@ -539,6 +539,18 @@ def test_divergence_advice_suggests_only_finite_positive_rates() -> None:
     assert "NaN" in _advice(0.1, first_batch=True)
 
 
+def test_a_run_diverging_from_its_weight_decay_is_told_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--data", "moons", "--optimizer", "sgd", "--lr", "1", "--weight-decay", "1000"]
+    code, _, err = _train(capsys, *args, "--epochs", "5", "--out", str(tmp_path / "r"), "--quiet")
+    line = _one_line(err)
+    assert code == 1
+    assert (
+        "diverged" in line and "weight decay" in line and "smaller learning rate (e.g" not in line
+    )
+
+
 def test_fit_refuses_bad_epochs_and_an_optimizer_of_another_model() -> None:
     import chainrule as cr
     from chainrule import nn, optim

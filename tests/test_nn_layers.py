@@ -485,3 +485,22 @@ def test_mlp_builds_in_the_dtype_asked_for() -> None:
     model = nn.mlp(3, [4, 5], 2, dtype=np.float64)
     assert {p.data.dtype for p in model.parameters()} == {np.dtype(np.float64)}
     assert {p.data.dtype for p in nn.mlp(3, [4], 2).parameters()} == {np.dtype(np.float32)}
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "words"),
+    [
+        (lambda: nn.LeakyReLU("x"), TypeError, "LeakyReLU: negative_slope must be a real number"),
+        (lambda: nn.LeakyReLU(float("nan")), ValueError, "negative_slope must be finite"),
+        (lambda: nn.LeakyReLU(True), TypeError, "negative_slope"),
+        (lambda: nn.Dropout("0.5"), TypeError, "Dropout: p must be a real number"),
+        (lambda: nn.Dropout(1.5), ValueError, "Dropout: p must be in"),
+        (lambda: nn.Softmax("last"), TypeError, "Softmax: dim must be an integer"),
+        (lambda: nn.Softmax(1.0), TypeError, "Softmax: dim must be an integer"),
+    ],
+)
+def test_layer_settings_of_the_wrong_kind_are_refused_naming_layer_and_setting(
+    make: Any, error: type[Exception], words: str
+) -> None:
+    with pytest.raises(error, match=words):
+        make()
