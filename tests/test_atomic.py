@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -31,3 +33,19 @@ def test_a_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
         atomic_write(target, broken)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.bin"]
+
+
+def test_a_stop_signal_during_a_write_waits_for_the_complete_file(tmp_path: Path) -> None:
+    """Ctrl-C in the middle of a write is delivered once the file is complete: the target is the
+    new file, and no temporary file is left (signals are main-thread only, as here)."""
+    target = tmp_path / "checkpoint.npz"
+
+    def write(file: IO[bytes]) -> None:
+        file.write(b"first half, ")
+        os.kill(os.getpid(), signal.SIGINT)
+        file.write(b"second half")
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, write)
+    assert target.read_bytes() == b"first half, second half"
+    assert [path.name for path in tmp_path.iterdir()] == ["checkpoint.npz"]

@@ -9,8 +9,8 @@ import pytest
 
 import chainrule as cr
 from chainrule import ops
+from chainrule.check.selfcheck import OP_CASES
 from chainrule.cli import main
-from chainrule.selfcheck import OP_CASES
 
 
 def test_every_op_has_a_selfcheck_case() -> None:

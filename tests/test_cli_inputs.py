@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import cli
-from chainrule.cli import build_parser, main
+from chainrule.cli import commands as cli
+from chainrule.cli.commands import build_parser, main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 XOR = ["--data", "xor", "--epochs", "1", "--hidden", "4", "--quiet"]

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import experiment, run_folder
-from chainrule.cli import main
+from chainrule.cli import main, run_folder
+from chainrule.cli import train_command as experiment
 from chainrule.io import read_archive
 
 QUICK = ["--data", "moons", "--hidden", "4", "--epochs", "3", "--quiet"]
@@ -515,7 +515,7 @@ def test_a_batch_larger_than_the_data_is_not_counted_as_memory(
 
 
 def test_the_boundary_of_a_wide_network_is_drawn_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    from chainrule import plots
+    from chainrule.plots import training as plots
 
     seen: list[int] = []
 
@@ -530,7 +530,7 @@ def test_the_boundary_of_a_wide_network_is_drawn_in_chunks(monkeypatch: pytest.M
 
 
 def test_divergence_advice_suggests_only_finite_positive_rates() -> None:
-    from chainrule.train import _advice
+    from chainrule.train.loop import _advice
 
     assert "e.g. 0.01" in _advice(0.1, first_batch=False)
     for lr in (float("inf"), float("nan"), 0.0, 5e-324):

@@ -106,7 +106,7 @@ def test_gradient_norm_plot(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     from matplotlib.image import imread
 
-    from chainrule.plots import plot_gradient_norms
+    from chainrule.plots.training import plot_gradient_norms
 
     path = plot_gradient_norms(
         {"0": [1e-6, 2e-6], "2": [1e-2, 3e-2], "4": [0.5, 0.4]},

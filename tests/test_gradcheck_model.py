@@ -10,7 +10,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.model_check import ModelGradcheckReport
+from chainrule.check.model import ModelGradcheckReport
 
 
 def _mlp(activation: type[nn.Module] = nn.Tanh, out_features: int = 3) -> nn.Module:

@@ -1,4 +1,5 @@
-"""The compiled loops (chainrule._kernels) compute what the NumPy paths compute, up to rounding."""
+"""The compiled loops (chainrule.engine.kernels) compute what the NumPy paths compute, to
+rounding."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule import _kernels, nn, optim
+from chainrule import nn, optim
+from chainrule.engine import kernels as _kernels
 from chainrule.ops import elementwise
 
 pytest.importorskip("numba")
@@ -23,13 +25,12 @@ def _compiled(fused: bool) -> Iterator[None]:
     """Run the block with the compiled loops, or (``fused=False``) with the NumPy paths only.
 
     A context manager rather than the monkeypatch fixture, which hypothesis tests cannot use."""
-    saved = _kernels._KERNELS
-    if not fused:
-        _kernels._KERNELS = {}
+    saved = cr.get_kernels()
+    cr.set_kernels("compiled" if fused else "numpy")
     try:
         yield
     finally:
-        _kernels._KERNELS = saved
+        cr.set_kernels(saved)
 
 
 def _steps(
@@ -181,3 +182,17 @@ def test_fused_cross_entropy_equals_the_numpy_path(
     for fused, plain in zip(*results):
         assert fused.dtype == dtype
         np.testing.assert_allclose(fused, plain, rtol=tolerance, atol=tolerance * scale)
+
+
+def test_the_switch_is_a_function_with_two_choices() -> None:
+    assert cr.get_kernels() == "compiled"
+    array = np.ones(4096, dtype=np.float32)
+    try:
+        cr.set_kernels("numpy")
+        assert cr.get_kernels() == "numpy"
+        assert _kernels.kernel("relu_forward", array, array) is None
+    finally:
+        cr.set_kernels("compiled")
+    assert _kernels.kernel("relu_forward", array, array) is not None
+    with pytest.raises(ValueError, match="set_kernels: kind must be one of 'compiled', 'numpy'"):
+        cr.set_kernels("fast")  # type: ignore[arg-type]

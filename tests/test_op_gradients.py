@@ -24,8 +24,8 @@ from op_specs import SPECS, Case, OpSpec
 
 import chainrule as cr
 from chainrule import ops
-from chainrule._broadcast import unbroadcast
-from chainrule.tensor import Tensor
+from chainrule.engine.broadcast import unbroadcast
+from chainrule.engine.tensor import Tensor
 
 # The tolerances of B6: central differences in float64 are accurate to about 1e-9 here.
 ATOL = 1e-7

@@ -24,7 +24,7 @@ from chainrule.data import (
     make_xor,
     train_val_split,
 )
-from chainrule.random import check_seed, default_generator
+from chainrule.engine.random import check_seed, default_generator
 
 # (name in the message, a call taking the seed)
 SEEDED: list[tuple[str, Callable[[object], object]]] = [

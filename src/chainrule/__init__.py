@@ -6,17 +6,32 @@ differences.
 """
 
 # The Tensor must exist before the ops (which it uses for its methods) and everything above them.
-from . import tensor as _tensor  # noqa: F401
+from .engine import tensor as _tensor  # noqa: F401
 
 # isort: split
 from . import classic, data, nn, optim, viz
-from ._graph import FreedGraphError, enable_grad, is_grad_enabled, no_grad
-from .creation import arange, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
-from .dtypes import get_default_dtype, set_default_dtype
-from .explain import Explanation, explain
-from .gradcheck import GradcheckReport, gradcheck, numerical_grad
+from ._version import __version__
+from .check.gradcheck import GradcheckReport, gradcheck, numerical_grad
+from .check.model import gradcheck_model
+from .engine.creation import (
+    arange,
+    eye,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .engine.derivatives import grad, hessian, hvp, jacobian, value_and_grad
+from .engine.dtypes import get_default_dtype, set_default_dtype
+from .engine.graph import FreedGraphError, enable_grad, is_grad_enabled, no_grad
+from .engine.kernels import get_kernels, set_kernels
+from .engine.random import manual_seed
+from .engine.tensor import Tensor, as_tensor
 from .io import load, save
-from .model_check import gradcheck_model
 from .ops import (
     abs,
     add,
@@ -56,11 +71,7 @@ from .ops import (
     var,
     where,
 )
-from .random import manual_seed
-from .tensor import Tensor, as_tensor
-from .transforms import grad, hessian, hvp, jacobian, value_and_grad
-
-__version__ = "0.1.0"
+from .viz.explain import Explanation, explain
 
 __all__ = [
     "FreedGraphError",
@@ -84,6 +95,7 @@ __all__ = [
     "eye",
     "full",
     "get_default_dtype",
+    "get_kernels",
     "grad",
     "explain",
     "Explanation",
@@ -119,6 +131,7 @@ __all__ = [
     "reshape",
     "save",
     "set_default_dtype",
+    "set_kernels",
     "sigmoid",
     "sign",
     "sin",

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import nn
 from ._atomic import atomic_write
-from ._table import counted
+from ._text import counted
 
 FORMAT = "chainrule"
 VERSION = 1

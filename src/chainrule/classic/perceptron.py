@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..random import default_generator
+from ..engine.random import default_generator
 from ._validation import accuracy, check_fitted, check_n_features, check_X, check_y
 
 

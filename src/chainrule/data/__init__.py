@@ -13,6 +13,7 @@ from .idx import (
 )
 from .loader import DataLoader, TensorDataset
 from .matrix import DataFileError, read_matrix
+from .preparation import one_hot, train_val_split
 from .toy import (
     make_blobs,
     make_circles,
@@ -23,7 +24,6 @@ from .toy import (
     make_spirals,
     make_xor,
 )
-from .utils import one_hot, train_val_split
 
 __all__ = [
     "FASHION_MNIST_CLASSES",

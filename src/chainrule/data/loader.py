@@ -12,9 +12,9 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..random import check_seed, default_generator
-from ..tensor import Tensor
-from .utils import _check_int
+from ..engine.random import check_seed, default_generator
+from ..engine.tensor import Tensor
+from .preparation import _check_int
 
 
 class Dataset(Protocol):

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..dtypes import get_default_dtype
-from .utils import _check_int, _check_number, _generator
+from ..engine.dtypes import get_default_dtype
+from .preparation import _check_int, _check_number, _generator
 
 
 def _finish(

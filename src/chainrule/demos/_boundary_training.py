@@ -10,8 +10,8 @@ import numpy as np
 
 from .. import nn, optim
 from ..data import DataLoader, TensorDataset
-from ..plots import animate_boundaries, draw_decision_boundary
-from ..train import Callback, TrainingState, evaluate, fit
+from ..plots.training import animate_boundaries, draw_decision_boundary
+from ..train.loop import Callback, TrainingState, evaluate, fit
 from . import _figures
 from ._result import DemoResult
 

@@ -1,6 +1,6 @@
 """Drawing helpers shared by the demonstrations (matplotlib object API, Agg canvas, no pyplot).
 
-``chainrule.plots`` draws what a trained network predicts; the helpers here add what the
+``chainrule.plots.training`` draws what a trained network predicts; the helpers here add what the
 lecture pictures also need: straight boundaries w·x + b = 0 with their half-planes, snapshots of
 a model during training, and PNG/GIF files at a resolution fit for slides.
 """
@@ -21,10 +21,10 @@ DPI = 120
 """Resolution of every PNG the demonstrations write."""
 
 CLASS_COLOURS = ("#3b4cc0", "#b40426")
-"""Class 0 and class 1: the two ends of the ``coolwarm`` map that ``chainrule.plots`` uses."""
+"""Class 0 and class 1: the two ends of the ``coolwarm`` map the training plots use."""
 
 REGION_ALPHA = 0.35
-"""Opacity of the shaded decision regions, as in ``chainrule.plots``."""
+"""Opacity of the shaded decision regions, as in ``chainrule.plots.training``."""
 
 
 def new_figure(width: float, height: float) -> Any:
@@ -107,7 +107,7 @@ def draw_linear_rule(
         ys = np.linspace(*ylim, 200)
         grid_x, grid_y = np.meshgrid(xs, ys)
         positive = (w[0] * grid_x + w[1] * grid_y + b > 0).astype(float)
-        # The same colour map and levels as chainrule.plots, so that linear rules and
+        # The same colour map and levels as chainrule.plots.training, so that linear rules and
         # networks shade their regions alike.
         axes.contourf(
             grid_x, grid_y, positive, levels=[-0.5, 0.5, 1.5], cmap="coolwarm", alpha=REGION_ALPHA

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from .. import nn, ops, optim
-from ..creation import tensor
 from ..data import DataLoader, TensorDataset, make_moons
-from ..tensor import Tensor
-from ..train import GradientNormMonitor, History, evaluate, fit
-from ..transforms import grad
+from ..engine.creation import tensor
+from ..engine.derivatives import grad
+from ..engine.tensor import Tensor
+from ..train.loop import GradientNormMonitor, History, evaluate, fit
 from . import _figures
 from ._result import DemoResult
 
@@ -285,7 +285,7 @@ def unit_network(activation: Activation, rng: np.random.Generator) -> nn.Sequent
 
 
 def _train_units(activation: Activation, X: np.ndarray, y: np.ndarray, seed: int) -> DeepRun:
-    from .._graph import no_grad
+    from ..engine.graph import no_grad
 
     model = unit_network(activation, np.random.default_rng(seed))
     targets = y.reshape(-1, 1).astype(X.dtype)

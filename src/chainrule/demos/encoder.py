@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import nn, optim
-from .._graph import no_grad
 from ..data import make_encoder
-from ..train import fit
+from ..engine.graph import no_grad
+from ..train.loop import fit
 from . import _figures
 from ._result import DemoResult
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import nn, optim
-from .._graph import no_grad
-from ..train import Callback, TrainingDiverged, TrainingState, fit
+from ..engine.graph import no_grad
+from ..train.loop import Callback, TrainingDiverged, TrainingState, fit
 from . import _figures
 from ._result import DemoResult
 

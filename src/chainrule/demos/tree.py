@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from .. import nn, optim
-from .._graph import no_grad
 from ..classic import tree_to_network
 from ..data import make_moons, train_val_split
-from ..train import fit
+from ..engine.graph import no_grad
+from ..train.loop import fit
 from . import _figures
 from ._result import DemoResult
 
@@ -195,7 +195,7 @@ def _draw(
         ),
     ]
     for axes, key, title in panels:
-        # The same colour map and levels as chainrule.plots' decision regions.
+        # The same colour map and levels as chainrule.plots.training' decision regions.
         axes.contourf(
             grid_x,
             grid_y,

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from .._graph import JointRule
-from .._kernels import kernel
+from ..engine.graph import JointRule
+from ..engine.kernels import kernel
+from ..engine.random import resolve_rng
+from ..engine.tensor import Tensor, as_tensor
 from ..ops.elementwise import _KERNEL_MIN_SIZE, _relu_vjp
-from ..random import resolve_rng
-from ..tensor import Tensor, as_tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 
-from ..random import resolve_rng
-from ..tensor import Tensor
+from ..engine.random import resolve_rng
+from ..engine.tensor import Tensor
 
 
 def _fans(tensor: Tensor) -> tuple[int, int]:

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from .. import ops
-from ..dtypes import get_default_dtype
-from ..random import resolve_rng
-from ..tensor import Tensor
+from ..engine.dtypes import get_default_dtype
+from ..engine.random import resolve_rng
+from ..engine.tensor import Tensor
 from . import functional as F
 from .module import Module, Parameter
 

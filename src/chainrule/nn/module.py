@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 
 
 class Parameter(Tensor):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .. import ops
-from ..tensor import Tensor
+from ..engine.tensor import Tensor
 
 
 def _total(terms: list[Tensor]) -> Tensor:

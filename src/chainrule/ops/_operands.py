@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ..dtypes import is_float
-from ..tensor import Tensor, _value, as_tensor
+from ..engine.dtypes import is_float
+from ..engine.tensor import Tensor, _value, as_tensor
 
 
 def binary_operands(x: Any, y: Any) -> tuple[Tensor, Tensor]:

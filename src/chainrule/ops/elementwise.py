@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .._broadcast import unbroadcast
-from .._kernels import flat, kernel
-from ..dtypes import get_default_dtype, is_float
-from ..tensor import Tensor, as_tensor
+from ..engine.broadcast import unbroadcast
+from ..engine.dtypes import get_default_dtype, is_float
+from ..engine.kernels import flat, kernel
+from ..engine.tensor import Tensor, as_tensor
 from ._operands import binary_operands, value
 
 

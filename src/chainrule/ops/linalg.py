@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .._broadcast import unbroadcast
-from ..tensor import Tensor
+from ..engine.broadcast import unbroadcast
+from ..engine.tensor import Tensor
 from ._operands import binary_operands
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor, as_tensor
+from ..engine.tensor import Tensor, as_tensor
 from ._operands import kept_shape, normalize_axes, value
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .._broadcast import unbroadcast
-from ..tensor import Tensor, as_tensor
+from ..engine.broadcast import unbroadcast
+from ..engine.tensor import Tensor, as_tensor
 from ._operands import common_dtype, normalize_axes
 from .elementwise import astype
 

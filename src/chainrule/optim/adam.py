@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._kernels import adam_settings, flat, kernel
+from ..engine.kernels import adam_settings, flat, kernel
 from .optimizer import (
     Optimizer,
     check_flag,

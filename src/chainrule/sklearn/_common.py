@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..random import default_generator
+from ..engine.random import default_generator
 
 SEED_BOUND = 2**63
 """Exclusive upper bound of the seeds drawn from a generator (any non-negative int64)."""

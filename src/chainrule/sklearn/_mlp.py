@@ -29,10 +29,10 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import nn, optim
-from .._graph import no_grad
 from ..data.loader import DataLoader, TensorDataset
-from ..tensor import Tensor
-from ..train import Callback, TrainingState, fit
+from ..engine.graph import no_grad
+from ..engine.tensor import Tensor
+from ..train.loop import Callback, TrainingState, fit
 from ._common import (
     SEED_BOUND,
     check_at_least_two_classes,

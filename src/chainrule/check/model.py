@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._graph import enable_grad, no_grad
-from ._table import text_table
+from .._text import text_table
+from ..engine.graph import enable_grad, no_grad
+from ..engine.random import resolve_rng
+from ..engine.tensor import Tensor
 from .gradcheck import _DEFAULT_STEP, _difference
-from .random import resolve_rng
-from .tensor import Tensor
 
 __all__ = ["ModelGradcheckReport", "ParameterCheck", "gradcheck_model"]
 

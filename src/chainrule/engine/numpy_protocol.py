@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
-from ._graph import is_grad_enabled
+from .. import ops
+from .graph import is_grad_enabled
 from .tensor import Tensor
 
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..dtypes import get_default_dtype
-from ..random import check_seed, default_generator
+from ..engine.dtypes import get_default_dtype
+from ..engine.random import check_seed, default_generator
 
 
 def _check_int(value: object, where: str, name: str, minimum: int, why: str = "") -> int:

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import atomic_write
-from ._graph import no_grad
-from .tensor import Tensor
+from .._atomic import atomic_write
+from ..engine.graph import no_grad
+from ..engine.tensor import Tensor
 
 
 def _figure(width: float, height: float) -> Any:

@@ -15,12 +15,12 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from . import __version__
-from ._table import counted
+from .._text import counted
+from .._version import __version__
 
 
 def _gradcheck(args: argparse.Namespace) -> int:
-    from .selfcheck import format_table, run_selfcheck
+    from ..check.selfcheck import format_table, run_selfcheck
 
     names = args.ops
     try:
@@ -45,8 +45,10 @@ def _gradcheck(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from . import distributed as mpi
-    from .experiment import (
+    from ..io import ModelFileError
+    from ..train import distributed as mpi
+    from ..train.loop import TrainingDiverged
+    from .train_command import (
         TOY_SETS,
         RunAlreadyFinished,
         RunConfig,
@@ -54,8 +56,6 @@ def _train(args: argparse.Namespace) -> int:
         RunInterrupted,
         run,
     )
-    from .io import ModelFileError
-    from .train import TrainingDiverged
 
     distributed = mpi.launched_by_mpi()  # mpirun -n K chainrule train ...: one model, K ranks
     data = args.data or (None if args.resume else "digits")  # a resumed run keeps its data
@@ -151,7 +151,7 @@ def _one_line(error: BaseException) -> str:
 def _explain(args: argparse.Namespace) -> int:
     import json
 
-    from .explain import explain, worked_example
+    from ..viz.explain import explain, worked_example
 
     loss, names = worked_example()
     explanation = explain(loss, names=names)
@@ -177,9 +177,9 @@ the hidden deltas sigmoid'(z_j) v_j δ3; a weight's δ is its gradient (e.g. dE/
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from . import io
-    from ._graph import no_grad
-    from .data import read_matrix
+    from .. import io
+    from ..data import read_matrix
+    from ..engine.graph import no_grad
 
     try:
         model = io.load(args.model)
@@ -272,7 +272,7 @@ def _parameter_dtype(model: object) -> np.dtype[Any]:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from . import io
+    from .. import io
 
     try:
         model = io.load(args.model)
@@ -291,7 +291,7 @@ def _info(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     import textwrap
 
-    from .demos import DEMOS, listing
+    from ..demos import DEMOS, listing
     from .run_folder import RunFolderError, prepare_output_folder
 
     if args.list or args.name is None:
@@ -454,9 +454,9 @@ class _OneLineErrors(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .demos import DEMOS
-    from .experiment import DATASETS, OPTIMIZERS
-    from .nn.models import ACTIVATIONS
+    from ..demos import DEMOS
+    from ..nn.models import ACTIVATIONS
+    from .train_command import DATASETS, OPTIMIZERS
 
     parser = _OneLineErrors(
         prog="chainrule", description="Neural networks from first principles on NumPy."

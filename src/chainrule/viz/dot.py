@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _graph
-from ._atomic import atomic_write
-from .tensor import Tensor
+from .._atomic import atomic_write
+from ..engine import graph as _graph
+from ..engine.tensor import Tensor
 
 __all__ = ["DotGraph", "GraphvizNotFoundError", "graph"]
 

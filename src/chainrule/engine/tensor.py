@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from . import _graph
+from . import graph as _graph
 from .dtypes import get_default_dtype, is_float
 
 _grad_enabled = _graph._grad_enabled
@@ -250,7 +250,9 @@ class Tensor:
         if create_graph:
             # A Tensor cotangent stays in the graph (it may itself be differentiated).
             seed = astype(grad, self.data.dtype) if isinstance(grad, Tensor) else Tensor._wrap(seed)
-        _graph.backward_pass(self, seed, retain_graph=retain_graph, create_graph=create_graph)
+        _graph.backward_pass(
+            self, seed, retain_graph=retain_graph, create_graph=create_graph, tensor=Tensor
+        )
 
     def _cotangent(self, grad: Any, caller: str) -> np.ndarray:
         """The array that seeds a backward pass from this tensor: ``grad`` in this tensor's
@@ -449,8 +451,7 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
 
 
 # The operations are defined on top of Tensor, so they are imported after it.
-from . import _numpy_protocol  # noqa: E402
-from .ops import (  # noqa: E402
+from ..ops import (  # noqa: E402
     abs,
     add,
     astype,
@@ -483,6 +484,7 @@ from .ops import (  # noqa: E402
     transpose,
     var,
 )
+from . import numpy_protocol as _numpy_protocol  # noqa: E402
 
 Tensor.__add__ = Tensor.__radd__ = add  # type: ignore[method-assign]
 Tensor.__mul__ = Tensor.__rmul__ = multiply  # type: ignore[method-assign]

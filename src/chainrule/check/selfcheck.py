@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
-from ._table import text_table
+from .. import ops
+from .._text import text_table
 from .gradcheck import GradcheckReport, gradcheck
 
 Inputs = Callable[[np.random.Generator], list[np.ndarray]]

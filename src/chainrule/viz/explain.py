@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from ._graph import FREED, input_gradients, no_grad, toposort
-from ._table import text_table
-from .ops import sigmoid
-from .tensor import Tensor
+from .._text import text_table
+from ..engine.graph import FREED, input_gradients, no_grad, toposort
+from ..engine.tensor import Tensor
+from ..ops import sigmoid
 
 __all__ = ["Explanation", "Step", "explain", "worked_example"]
 

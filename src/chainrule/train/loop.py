@@ -12,16 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from . import random as _random
-from ._graph import no_grad
-from .data.loader import DataLoader, TensorDataset
-from .diagnostics import layer_norms
-from .io import ModelFileError, check_checkpoint_header, read_archive, write_archive
-from .nn.constraints import max_norm_
-from .nn.losses import BCELoss
-from .nn.module import Module
-from .optim.optimizer import Optimizer
-from .tensor import Tensor
+from ..data.loader import DataLoader, TensorDataset
+from ..engine import random as _random
+from ..engine.graph import no_grad
+from ..engine.tensor import Tensor
+from ..io import ModelFileError, check_checkpoint_header, read_archive, write_archive
+from ..nn.constraints import max_norm_
+from ..nn.gradients import layer_norms
+from ..nn.losses import BCELoss
+from ..nn.module import Module
+from ..optim.optimizer import Optimizer
 
 
 class TrainingDiverged(RuntimeError):

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._graph import no_grad
-from ._table import text_table
-from .tensor import Tensor
+from .._text import text_table
+from ..engine.graph import no_grad
+from ..engine.tensor import Tensor
 
 _DEFAULT_STEP = float(np.finfo(np.float64).eps) ** (1 / 3)
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _graph
-from .ops import positive, stack
-from .ops import sum as tensor_sum
+from ..ops import positive, stack
+from ..ops import sum as tensor_sum
+from . import graph as _graph
 from .tensor import Tensor, as_tensor
 
 
@@ -75,7 +75,7 @@ def _cotangents(
     if nested:
         seed = Tensor._wrap(seed)
     found = _graph.backward_pass(
-        out, seed, retain_graph=retain or nested, create_graph=nested, inputs=inputs
+        out, seed, retain_graph=retain or nested, create_graph=nested, inputs=inputs, tensor=Tensor
     )
     assert found is not None
     results = []

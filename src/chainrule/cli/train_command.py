@@ -16,13 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from . import data, io, nn, optim
-from . import random as _random
-from ._atomic import atomic_write
-from ._table import counted, size_in_words
-from .io import ModelFileError
-from .run_folder import CHECKPOINT, METRICS, MODEL, RunFolder, claim, claim_new
-from .train import (
+from .. import data, io, nn, optim
+from .._atomic import atomic_write
+from .._text import counted, size_in_words
+from ..engine import random as _random
+from ..io import ModelFileError
+from ..train.loop import (
     Callback,
     Checkpoint,
     GradientNormMonitor,
@@ -31,6 +30,7 @@ from .train import (
     fit,
     read_checkpoint_info,
 )
+from .run_folder import CHECKPOINT, METRICS, MODEL, RunFolder, claim, claim_new
 
 TOY_SETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "xor": data.make_xor,
@@ -359,7 +359,7 @@ def run(
     """
     main = True  # under MPI, only rank 0 writes files
     if distributed:
-        from .distributed import is_main
+        from ..train.distributed import is_main
 
         main = is_main()
     if resume and out is None:
@@ -523,7 +523,7 @@ def _train_and_write(
     files = [folder / MODEL, folder / METRICS]
     diagnosis = None
     if config.diagnose:
-        from .diagnostics import diagnose
+        from ..viz.diagnostics import diagnose
 
         # Dead units are judged on up to 1,000 training samples; gradient norms are the last
         # epoch's averages from the monitor.
@@ -541,7 +541,7 @@ def _train_and_write(
             file=sys.stderr,
         )
     elif plots:
-        from . import plots as pictures
+        from ..plots import training as pictures
 
         title = (
             f"{config.data}: MLP {X_train.shape[1]}-{'-'.join(map(str, config.hidden))}-{classes}"

@@ -149,16 +149,15 @@ def backward_pass(
     retain_graph: bool,
     create_graph: bool,
     inputs: Sequence[Tensor] | None = None,
+    tensor: type[Tensor],
 ) -> list[Any] | None:
     """Propagate the cotangent ``seed`` of ``root`` back through the recorded graph.
 
     Without ``inputs``, gradients are added to the ``.grad`` of every leaf that requires grad.
     With ``inputs``, nothing is written: the cotangents reaching those tensors are returned
-    (``None`` where none arrives), as ``torch.autograd.grad`` does.
+    (``None`` where none arrives), as ``torch.autograd.grad`` does. ``tensor`` is the Tensor
+    class (passed in: this module sits below the one that defines it), which leaf gradients are.
     """
-
-    from .tensor import Tensor  # noqa: PLC0415  (the tensor module is built on this one)
-
     retain_graph = retain_graph or create_graph
     input_ids = frozenset(id(t) for t in inputs) if inputs is not None else frozenset()
     order = toposort(root, input_ids)
@@ -184,7 +183,7 @@ def backward_pass(
                 continue
             if vjps is None:
                 if inputs is None:
-                    _accumulate_leaf(node, g, create_graph, handed, Tensor)
+                    _accumulate_leaf(node, g, create_graph, handed, tensor)
                 continue
             if vjps is FREED:
                 raise FreedGraphError(
@@ -275,9 +274,7 @@ def _accumulate_leaf(
     """
     if isinstance(g, tensor):
         if create_graph:
-            from .ops import positive  # noqa: PLC0415  (the ops are built on this module)
-
-            grad = positive(g)
+            grad = +g  # a recorded copy (ops.positive), so the gradient stays differentiable
         else:
             grad = tensor._wrap(g.data.copy())
     elif type(g) is np.ndarray and g.base is None and g.flags.writeable and id(g) not in handed:

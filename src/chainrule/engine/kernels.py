@@ -5,27 +5,43 @@ times; as one compiled loop it reads each element once. On B1 (235,146 float32 p
 is about 290 µs against 55 µs per step. ReLU's forward and backward are one pass each instead of
 NumPy's maximum (slowed by its NaN handling) and a mask times the gradient (``docs/performance.md``
 has the figures). The loops are compiled by Numba on first use (and cached on disk); where Numba
-is missing, or the arrays are not contiguous in one layout, or ``CHAINRULE_KERNELS=numpy`` is
-set, the callers take their NumPy path, which computes the same values (the optimisers' up to
+is missing, or the arrays are not contiguous in one layout, or ``cr.set_kernels("numpy")`` was
+called, the callers take their NumPy path, which computes the same values (the optimisers' up to
 float32 rounding).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 _KERNELS: dict[str, Callable[..., None]] | None = None
 _SUPPORTED = (np.dtype(np.float32), np.dtype(np.float64))
+_CHOICES = ("compiled", "numpy")
+_chosen: Literal["compiled", "numpy"] = "compiled"
+
+
+def set_kernels(kind: Literal["compiled", "numpy"]) -> None:
+    """Run the fused loops compiled by Numba (``"compiled"``, the default) or NumPy's
+    equivalent expressions (``"numpy"``): the same values, to float32 rounding; the NumPy path
+    is there to compare with, to profile, and for machines where Numba cannot compile."""
+    global _chosen
+    if kind not in _CHOICES:
+        raise ValueError(
+            f"set_kernels: kind must be one of {', '.join(map(repr, _CHOICES))}, got {kind!r}"
+        )
+    _chosen = kind
+
+
+def get_kernels() -> Literal["compiled", "numpy"]:
+    """Which loops run: ``"compiled"`` or ``"numpy"`` (see ``set_kernels``)."""
+    return _chosen
 
 
 def _compile() -> dict[str, Callable[..., None]]:
     """Build the kernels with Numba; an empty dict when Numba cannot be used."""
-    if os.environ.get("CHAINRULE_KERNELS", "").lower() == "numpy":
-        return {}
     try:
         import numba
     except ImportError:  # pragma: no cover - numba is a dependency; this is the safety net
@@ -118,7 +134,7 @@ def kernel(name: str, *arrays: np.ndarray) -> Callable[..., None] | None:
     row-major or all column-major), else None and the caller takes its NumPy path."""
     global _KERNELS
     dtype = arrays[0].dtype
-    if dtype not in _SUPPORTED:
+    if _chosen == "numpy" or dtype not in _SUPPORTED:
         return None
     # All in one memory layout (row- or column-major), so that flat views pair the same elements.
     row_major = arrays[0].flags.c_contiguous
