@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.typing import NDArray
@@ -755,6 +756,145 @@ def _getitem_reference(arrays: Arrays, params: Params) -> Any:
 
 
 # ---------------------------------------------------------------------------- the table
+# --------------------------------------------------------------------------- fused primitives
+# A network's layers and losses (ops/layers.py, ops/losses.py): one node each, checked against
+# the NumPy expression they fuse.
+_REDUCTION_NAMES = ("mean", "sum", "none")
+
+
+def _reduced(losses: NDArray[Any], reduction: str) -> Any:
+    if reduction == "mean":
+        return np.asarray(losses.mean())
+    if reduction == "sum":
+        return np.asarray(losses.sum())
+    return losses
+
+
+@st.composite
+def _linear_cases(draw: st.DrawFn, fused_relu: bool = False) -> Case:
+    rows, inputs, outputs = (draw(st.integers(1, 4)) for _ in range(3))
+    lead = draw(st.sampled_from([(), (rows,), (2, rows)])) if not fused_relu else (rows,)
+    x = draw(_array((*lead, inputs), _floats(-2, 2)))
+    weight = draw(_array((outputs, inputs), _floats(-2, 2)))
+    bias = draw(_array((outputs,), _floats(-2, 2)))
+    with_bias = fused_relu or draw(st.booleans())
+    if fused_relu:
+        # Every unit's pre-activation away from the ReLU's kink at 0.
+        assume(np.all(np.abs(x @ weight.T + bias) > KINK_GAP))
+    arrays = (x, weight, bias) if with_bias else (x, weight)
+    return Case(arrays, {})
+
+
+def _linear_apply(tensors: Sequence[Any], params: Params) -> Any:
+    return ops.linear(*tensors)
+
+
+def _linear_reference(arrays: Arrays, params: Params) -> Any:
+    x, weight, *bias = arrays
+    return x @ weight.T + (bias[0] if bias else 0)
+
+
+def _linear_relu_apply(tensors: Sequence[Any], params: Params) -> Any:
+    return ops.linear_relu(*tensors)
+
+
+def _linear_relu_reference(arrays: Arrays, params: Params) -> Any:
+    return np.maximum(_linear_reference(arrays, params), 0)
+
+
+@st.composite
+def _leaky_relu_cases(draw: st.DrawFn) -> Case:
+    x = _away_from(draw(_array(draw(_shapes()), _ANY)), [0.0])
+    return Case((x,), {"slope": draw(st.sampled_from([0.0, 0.01, 0.2, 1.5]))})
+
+
+def _leaky_relu_apply(tensors: Sequence[Any], params: Params) -> Any:
+    return ops.leaky_relu(tensors[0], params["slope"])
+
+
+def _leaky_relu_reference(arrays: Arrays, params: Params) -> Any:
+    return np.where(arrays[0] > 0, arrays[0], params["slope"] * arrays[0])
+
+
+@st.composite
+def _cross_entropy_cases(draw: st.DrawFn) -> Case:
+    classes = draw(st.integers(2, 5))
+    batch = draw(st.sampled_from([(), (draw(st.integers(1, 4)),)]))
+    logits = draw(_array((*batch, classes), _floats(-3, 3)))
+    if draw(st.booleans()):
+        target: Any = np.asarray(draw(_array(batch, st.integers(0, classes - 1).map(float))))
+        target = target.astype(np.int64)
+    else:
+        weights = draw(_array((*batch, classes), _floats(0.05, 1)))
+        target = weights / weights.sum(axis=-1, keepdims=True)
+    reduction = draw(st.sampled_from(_REDUCTION_NAMES))
+    smoothing = draw(st.sampled_from([0.0, 0.1]))
+    return Case((logits,), {"target": target, "reduction": reduction, "smoothing": smoothing})
+
+
+def _cross_entropy_apply(tensors: Sequence[Any], params: Params) -> Any:
+    return ops.cross_entropy(
+        tensors[0], params["target"], params["reduction"], label_smoothing=params["smoothing"]
+    )
+
+
+def _cross_entropy_reference(arrays: Arrays, params: Params) -> Any:
+    logits, target, smoothing = arrays[0], params["target"], params["smoothing"]
+    classes = logits.shape[-1]
+    if target.dtype.kind == "i":
+        target = np.eye(classes)[target]
+    q = (1 - smoothing) * target + smoothing / classes
+    losses = -(q * _np_log_softmax(logits, axis=-1)).sum(axis=-1)
+    return _reduced(losses, params["reduction"])
+
+
+@st.composite
+def _binary_cross_entropy_cases(draw: st.DrawFn, logits: bool) -> Case:
+    shape = draw(_shapes(min_dims=1))
+    inputs = draw(_array(shape, _floats(-3, 3) if logits else _floats(0.05, 0.95)))
+    targets = draw(_array(shape, _floats(0, 1)))
+    return Case((inputs, targets), {"reduction": draw(st.sampled_from(_REDUCTION_NAMES))})
+
+
+def _binary_cross_entropy_apply(tensors: Sequence[Any], params: Params) -> Any:
+    return ops.binary_cross_entropy(tensors[0], tensors[1], params["reduction"])
+
+
+def _binary_cross_entropy_reference(arrays: Arrays, params: Params) -> Any:
+    p, t = arrays
+    return _reduced(-(t * np.log(p) + (1 - t) * np.log1p(-p)), params["reduction"])
+
+
+def _bce_with_logits_apply(tensors: Sequence[Any], params: Params) -> Any:
+    return ops.binary_cross_entropy_with_logits(tensors[0], tensors[1], params["reduction"])
+
+
+def _bce_with_logits_reference(arrays: Arrays, params: Params) -> Any:
+    z, t = arrays
+    return _reduced(np.logaddexp(0, z) - z * t, params["reduction"])
+
+
+@st.composite
+def _hinge_cases(draw: st.DrawFn) -> Case:
+    shape = draw(_shapes(min_dims=1))
+    margin = draw(st.sampled_from([0.0, 1.0]))
+    signs = draw(_array(shape, st.sampled_from([-1.0, 1.0])))
+    # The margin z·t away from the hinge's kink at z·t = margin.
+    product = _away_from(draw(_array(shape, _floats(-3, 3))), [margin])
+    scores = product * signs
+    reduction = draw(st.sampled_from(_REDUCTION_NAMES))
+    return Case((scores,), {"target": signs, "margin": margin, "reduction": reduction})
+
+
+def _hinge_apply(tensors: Sequence[Any], params: Params) -> Any:
+    return ops.hinge_loss(tensors[0], params["target"], params["margin"], params["reduction"])
+
+
+def _hinge_reference(arrays: Arrays, params: Params) -> Any:
+    losses = np.maximum(params["margin"] - arrays[0] * params["target"], 0)
+    return _reduced(losses, params["reduction"])
+
+
 _ANY = _floats(-3, 3)
 _POSITIVE = _floats(0.1, 4)
 _DENOMINATOR = _signed(0.1, 4)
@@ -819,6 +959,23 @@ _SPEC_LIST = [
     OpSpec("concatenate", _concatenate_cases(), _concatenate_apply, _concatenate_reference),
     OpSpec("stack", _stack_cases(), _stack_apply, _stack_reference),
     OpSpec("getitem", _getitem_cases(), _getitem_apply, _getitem_reference),
+    OpSpec("linear", _linear_cases(), _linear_apply, _linear_reference),
+    OpSpec("linear_relu", _linear_cases(True), _linear_relu_apply, _linear_relu_reference),
+    OpSpec("leaky_relu", _leaky_relu_cases(), _leaky_relu_apply, _leaky_relu_reference),
+    OpSpec("cross_entropy", _cross_entropy_cases(), _cross_entropy_apply, _cross_entropy_reference),
+    OpSpec(
+        "binary_cross_entropy",
+        _binary_cross_entropy_cases(False),
+        _binary_cross_entropy_apply,
+        _binary_cross_entropy_reference,
+    ),
+    OpSpec(
+        "binary_cross_entropy_with_logits",
+        _binary_cross_entropy_cases(True),
+        _bce_with_logits_apply,
+        _bce_with_logits_reference,
+    ),
+    OpSpec("hinge_loss", _hinge_cases(), _hinge_apply, _hinge_reference),
 ]
 
 

@@ -11,6 +11,7 @@ import pytest
 import chainrule as cr
 from chainrule import nn
 from chainrule.check.model import ModelGradcheckReport
+from chainrule.ops import layers as ops_layers
 
 
 def _mlp(activation: type[nn.Module] = nn.Tanh, out_features: int = 3) -> nn.Module:
@@ -119,12 +120,12 @@ def test_a_wrong_vjp_in_one_layer_fails_and_is_named() -> None:
 
 
 def test_a_doubled_bias_gradient_fails_every_bias(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = nn.functional._linear_vjp_bias
+    original = ops_layers._linear_vjp_bias
 
     def doubled(g: Any, x: Any, weight: Any, *rest: Any) -> Any:
         return 2 * original(g, x, weight, *rest)
 
-    monkeypatch.setattr(nn.functional, "_linear_vjp_bias", doubled)
+    monkeypatch.setattr(ops_layers, "_linear_vjp_bias", doubled)
     cr.manual_seed(4)
     model = _mlp()
     X, labels = _batch()
@@ -155,12 +156,12 @@ def test_a_subset_of_elements_still_catches_a_wrong_gradient(
         model, nn.CrossEntropyLoss(), X, labels, rng=np.random.default_rng(0), **kwargs
     )
     assert again.records == first.records  # the same rng draws the same elements
-    original = nn.functional._linear_vjp_weight
+    original = ops_layers._linear_vjp_weight
 
     def wrong(g: Any, x: Any, weight: Any, *rest: Any) -> Any:
         return original(g, x, weight, *rest) * 1.001
 
-    monkeypatch.setattr(nn.functional, "_linear_vjp_weight", wrong)
+    monkeypatch.setattr(ops_layers, "_linear_vjp_weight", wrong)
     broken = cr.gradcheck_model(
         model, nn.CrossEntropyLoss(), X, labels, rng=np.random.default_rng(0), **kwargs
     )

@@ -11,7 +11,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn, optim
-from chainrule.nn import functional as F
+from chainrule.ops import layers as ops_layers
 
 
 def _mlp_step(model: nn.Module, opt: optim.Optimizer, x: np.ndarray, y: np.ndarray) -> None:
@@ -23,13 +23,13 @@ def _mlp_step(model: nn.Module, opt: optim.Optimizer, x: np.ndarray, y: np.ndarr
 def test_the_input_batch_gets_no_gradient(monkeypatch: pytest.MonkeyPatch) -> None:
     """Of a 3-layer MLP, only layers 2 and 3 compute dX (layer 1's input is data)."""
     calls: list[tuple[int, ...]] = []
-    original = F._linear_vjp_x
+    original = ops_layers._linear_vjp_x
 
     def counting(g: Any, x: Any, weight: Any, *rest: Any) -> Any:
         calls.append(weight.shape)
         return original(g, x, weight, *rest)
 
-    monkeypatch.setattr(F, "_linear_vjp_x", counting)
+    monkeypatch.setattr(ops_layers, "_linear_vjp_x", counting)
     cr.manual_seed(0)
     model = nn.mlp(6, [5, 4], 3)
     x = np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32)

@@ -69,6 +69,32 @@ def _distinct(*shapes: tuple[int, ...]) -> Inputs:
     return draw
 
 
+def _affine_away_from_zero(rows: int, inputs: int, outputs: int) -> Inputs:
+    """x, W, b of a layer whose pre-activations x Wᵀ + b all have |z| >= 0.2 (away from the
+    ReLU's kink): b is chosen for each draw."""
+
+    def draw(rng: np.random.Generator) -> list[np.ndarray]:
+        x, weight = rng.standard_normal((rows, inputs)), rng.standard_normal((outputs, inputs))
+        z = x @ weight.T
+        # Each unit's bias puts its pre-activations on one side of 0, at least 0.2 away.
+        bias = np.where(rng.random(outputs) < 0.5, 0.2 - z.min(axis=0), -0.2 - z.max(axis=0))
+        return [x, weight, bias]
+
+    return draw
+
+
+def _margins_away_from_one() -> Inputs:
+    """Scores z whose margins z·t (t = _SIGNS) lie at least 0.2 from the hinge's kink at 1."""
+
+    def draw(rng: np.random.Generator) -> list[np.ndarray]:
+        margins = 1 + rng.uniform(0.2, 2.0, _SIGNS.shape) * rng.choice([-1.0, 1.0], _SIGNS.shape)
+        return [margins * _SIGNS]
+
+    return draw
+
+
+_LABELS = np.array([0, 2, 1, 2])
+_SIGNS = np.array([[1.0, -1.0, 1.0, 1.0], [-1.0, -1.0, 1.0, -1.0], [1.0, 1.0, -1.0, 1.0]])
 _MASK = np.array(
     [[True, False, True, True], [False, True, False, True], [True, True, False, False]]
 )
@@ -122,6 +148,22 @@ OP_CASES: list[OpCase] = [
     OpCase("transpose", lambda x: ops.transpose(x, (1, 2, 0)), _normal((2, 3, 4))),
     OpCase("var", lambda x: ops.var(x, axis=1, ddof=1), _normal((3, 4))),
     OpCase("where", lambda x, y: ops.where(_MASK, x, y), _normal((3, 4), (4,))),
+    # The fused primitives of layers and losses (ops/layers.py, ops/losses.py).
+    OpCase("linear", ops.linear, _normal((5, 3), (4, 3), (4,))),
+    OpCase("linear_relu", ops.linear_relu, _affine_away_from_zero(5, 3, 4)),
+    OpCase("leaky_relu", lambda x: ops.leaky_relu(x, 0.2), _away_from_zero((3, 4))),
+    OpCase("cross_entropy", lambda z: ops.cross_entropy(z, _LABELS), _normal((4, 3))),
+    OpCase(
+        "binary_cross_entropy",
+        ops.binary_cross_entropy,
+        lambda rng: [rng.uniform(0.1, 0.9, (3, 4)), rng.uniform(0, 1, (3, 4))],
+    ),
+    OpCase(
+        "binary_cross_entropy_with_logits",
+        ops.binary_cross_entropy_with_logits,
+        lambda rng: [rng.standard_normal((3, 4)), rng.uniform(0, 1, (3, 4))],
+    ),
+    OpCase("hinge_loss", lambda z: ops.hinge_loss(z, _SIGNS, margin=1.0), _margins_away_from_one()),
 ]
 
 

@@ -1,4 +1,5 @@
-"""The differentiable operations, grouped as NumPy's documentation groups them.
+"""The differentiable operations: NumPy's, grouped as its documentation groups them
+(elementwise, linalg, reduce, shape), and a network's fused primitives (layers, losses).
 
 ``__all__`` lists every public op; the tests check that each one has a gradient spec.
 """
@@ -28,7 +29,14 @@ from .elementwise import (
     tanh,
     where,
 )
+from .layers import leaky_relu, linear, linear_relu
 from .linalg import matmul
+from .losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    hinge_loss,
+)
 from .reduce import log_softmax, logsumexp, max, mean, min, softmax, sum, var
 from .shape import (
     broadcast_to,
@@ -46,14 +54,21 @@ __all__ = [
     "abs",
     "add",
     "astype",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
     "broadcast_to",
     "clip",
     "cos",
     "concatenate",
+    "cross_entropy",
     "divide",
     "exp",
     "expand_dims",
     "getitem",
+    "hinge_loss",
+    "leaky_relu",
+    "linear",
+    "linear_relu",
     "log",
     "log_softmax",
     "logsumexp",
