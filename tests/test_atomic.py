@@ -49,3 +49,26 @@ def test_a_stop_signal_during_a_write_waits_for_the_complete_file(tmp_path: Path
         atomic_write(target, write)
     assert target.read_bytes() == b"first half, second half"
     assert [path.name for path in tmp_path.iterdir()] == ["checkpoint.npz"]
+
+
+def test_a_path_writer_that_fails_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    from chainrule._atomic import atomic_write_path
+
+    target = tmp_path / "boundary.gif"
+    target.write_bytes(b"the old animation")
+
+    def fail(temporary: Path) -> None:
+        temporary.write_bytes(b"half")
+        raise RuntimeError("the writer stopped")
+
+    with pytest.raises(RuntimeError):
+        atomic_write_path(target, fail)
+    assert target.read_bytes() == b"the old animation"
+    assert [path.name for path in tmp_path.iterdir()] == ["boundary.gif"]
+
+    old_mask = os.umask(0o022)
+    try:
+        atomic_write_path(target, lambda temporary: temporary.write_bytes(b"new"))
+    finally:
+        os.umask(old_mask)
+    assert target.read_bytes() == b"new" and target.stat().st_mode & 0o777 == 0o644

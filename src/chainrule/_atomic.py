@@ -78,3 +78,23 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], obje
         finally:
             os.close(directory)
     return target
+
+
+def atomic_write_path(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
+    """``atomic_write`` for writers that take a file name rather than a file (Pillow's GIF
+    writer): ``write(temporary_path)``, then the same permissions and rename. Stop signals are
+    not held here, since such writes can take seconds; an interrupted one removes its file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix or ".tmp"
+    )
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target

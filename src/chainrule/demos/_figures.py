@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from .. import io
 from ..nn.module import Module
+from ..plots import figure
 
 DPI = 120
 """Resolution of every PNG the demonstrations write."""
@@ -28,38 +29,18 @@ REGION_ALPHA = 0.35
 
 
 def new_figure(width: float, height: float) -> Any:
-    """An empty ``Figure`` (constrained layout) attached to an Agg canvas."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as error:
-        raise ImportError(
-            "the demonstrations need matplotlib: pip install 'chainrule[cli]'"
-        ) from error
-    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
+    """An empty ``Figure`` at the demonstrations' resolution."""
+    return figure.new_figure(width, height, dpi=DPI)
 
 
-def save_png(figure: Any, path: Path) -> Path:
-    """Write ``figure`` to ``path`` as a PNG at ``DPI`` and return the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=DPI)
-    return path
+def save_png(drawn: Any, path: Path) -> Path:
+    """Write ``drawn`` to ``path`` as a PNG at ``DPI``, atomically, and return the path."""
+    return figure.save_figure(drawn, path, dpi=DPI)
 
 
-def save_gif(figure: Any, draw_frame: Callable[[int], None], n_frames: int, path: Path) -> Path:
-    """Write a GIF whose frame ``k`` is what ``draw_frame(k)`` draws on ``figure``."""
-    from matplotlib.animation import FuncAnimation, PillowWriter
-
-    def update(index: int) -> list[Any]:
-        draw_frame(index)
-        return []
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    animation = FuncAnimation(figure, update, frames=n_frames, blit=False, repeat=False)
-    animation.save(str(path), writer=PillowWriter(fps=3), dpi=90)
-    return path
+def save_gif(drawn: Any, draw_frame: Callable[[int], None], n_frames: int, path: Path) -> Path:
+    """Write a GIF whose frame ``k`` is what ``draw_frame(k)`` draws on ``drawn``, atomically."""
+    return figure.save_animation(drawn, draw_frame, n_frames, path, fps=3, dpi=90)
 
 
 def limits(X: NDArray[Any], pad: float = 0.15) -> tuple[tuple[float, float], tuple[float, float]]:

@@ -106,8 +106,11 @@ next_seq = itertools.count().__next__
 FREED: Any = object()
 
 
-def toposort(root: Tensor, stop_at: frozenset[int] = frozenset()) -> list[Tensor]:
-    """Nodes that lead to ``root`` and require grad, each after all of its parents.
+def toposort(
+    root: Tensor, stop_at: frozenset[int] = frozenset(), *, every_input: bool = False
+) -> list[Tensor]:
+    """Nodes that lead to ``root`` and require grad (with ``every_input``, also the inputs that
+    do not, as a drawing of the graph shows them), each after all of its parents.
 
     A node is always created after its parents, so sorting the reachable nodes by their
     creation number ``_seq`` is a topological order. The search is a plain loop over a growing
@@ -120,7 +123,7 @@ def toposort(root: Tensor, stop_at: frozenset[int] = frozenset()) -> list[Tensor
         if stop_at and id(node) in stop_at:
             continue
         for parent in node._parents:
-            if parent.requires_grad:
+            if every_input or parent.requires_grad:
                 key = id(parent)
                 if key not in seen:
                     seen.add(key)

@@ -12,22 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_write
 from ..engine.graph import no_grad
 from ..engine.tensor import Tensor
-
-
-def _figure(width: float, height: float) -> Any:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as error:
-        raise ImportError("plots need matplotlib: pip install 'chainrule[cli]'") from error
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+from .figure import new_figure, save_animation, save_figure
 
 
 def plot_history(history: Any, path: str | Path, title: str = "") -> Path:
     """Loss per epoch (train and validation) beside accuracy per epoch, saved as a PNG."""
-    figure = _figure(10, 4)
+    figure = new_figure(10, 4)
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     epochs = np.arange(1, len(history.train_loss) + 1)
     loss_axes.plot(epochs, history.train_loss, marker="o", markersize=3, label="training")
@@ -47,7 +39,7 @@ def plot_history(history: Any, path: str | Path, title: str = "") -> Path:
         axes.legend()
     if title:
         figure.suptitle(title)
-    return _save(figure, path)
+    return save_figure(figure, path, tight=True)
 
 
 def _grid(X: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -118,9 +110,9 @@ def plot_decision_boundary(
     model: Any, X: np.ndarray, y: np.ndarray, path: str | Path, title: str = ""
 ) -> Path:
     """The decision regions of a model on two-dimensional data, saved as a PNG."""
-    figure = _figure(5.5, 5)
+    figure = new_figure(5.5, 5)
     draw_decision_boundary(figure.subplots(), model, X, y, title=title)
-    return _save(figure, path)
+    return save_figure(figure, path, tight=True)
 
 
 def animate_boundaries(
@@ -131,22 +123,15 @@ def animate_boundaries(
     fps: int = 4,
 ) -> Path:
     """A GIF of decision boundaries, one frame per (title, model snapshot)."""
-    from matplotlib.animation import FuncAnimation, PillowWriter
-
-    figure = _figure(5.5, 5)
+    figure = new_figure(5.5, 5)
     axes = figure.subplots()
 
-    def draw(index: int) -> list[Any]:
+    def draw(index: int) -> None:
         axes.clear()
         title, model = frames[index]
         draw_decision_boundary(axes, model, X, y, steps=120, title=title)
-        return []
 
-    animation = FuncAnimation(figure, draw, frames=len(frames), blit=False)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    animation.save(str(target), writer=PillowWriter(fps=fps))
-    return target
+    return save_animation(figure, draw, len(frames), path, fps=fps)
 
 
 def plot_gradient_norms(
@@ -159,7 +144,7 @@ def plot_gradient_norms(
     (a curve far below the others) and exploding gradients can be seen; PNG."""
     if not grad_norms:
         raise ValueError("plot_gradient_norms: no gradient norms (train with GradientNormMonitor)")
-    figure = _figure(7, 4.5)
+    figure = new_figure(7, 4.5)
     axes = figure.subplots()
     colours = _layer_colours(len(grad_norms))
     for (layer, norms), colour in zip(grad_norms.items(), colours):
@@ -179,7 +164,7 @@ def plot_gradient_norms(
         figure.text(
             0.01, -0.01, "\n".join(problems[:6]), fontsize="small", va="top", color="firebrick"
         )
-    return _save(figure, path)
+    return save_figure(figure, path, tight=True)
 
 
 def _layer_colours(count: int) -> list[Any]:
@@ -188,10 +173,3 @@ def _layer_colours(count: int) -> list[Any]:
 
     cmap = colormaps["viridis"]
     return [cmap(i / max(count - 1, 1) * 0.9) for i in range(count)]
-
-
-def _save(figure: Any, path: str | Path) -> Path:
-    """Write the figure atomically: a half-written PNG never replaces a good one."""
-    target = Path(path)
-    kind = target.suffix.lstrip(".") or "png"
-    return atomic_write(target, lambda file: figure.savefig(file, bbox_inches="tight", format=kind))

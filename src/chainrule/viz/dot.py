@@ -13,9 +13,7 @@ that was drawn has a thick border.
 
 from __future__ import annotations
 
-import operator
 import os
-from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ import numpy as np
 from .._atomic import atomic_write
 from ..engine import graph as _graph
 from ..engine.tensor import Tensor
+from .names import names_by_id
 
 __all__ = ["DotGraph", "GraphvizNotFoundError", "graph"]
 
@@ -186,7 +185,7 @@ def graph(
         raise ValueError(f"graph: max_elements must be >= 0, got {max_elements}")
     if rankdir not in _RANKDIRS:
         raise ValueError(f"graph: rankdir must be one of {_RANKDIRS}, got {rankdir!r}")
-    labels = _names_by_id(names)
+    labels = names_by_id(names, "graph")
     nodes = _ancestors(tensor)
     ids = {id(node): f"n{index}" for index, node in enumerate(nodes)}
     lines = [
@@ -210,13 +209,9 @@ def graph(
 
 # ------------------------------------------------------------------------------ the walk
 def _ancestors(root: Tensor) -> list[Tensor]:
-    """``root`` and every tensor it was computed from, each once, parents before children.
-
-    Unlike ``_graph.toposort`` this follows inputs that do not require grad as well. It is a
-    loop over a growing list, so a chain of any length works without recursion.
-    """
-    nodes = [root]
-    seen = {id(root)}
+    """``root`` and every tensor it was computed from (inputs that do not require grad too),
+    each once, parents before children."""
+    nodes = _graph.toposort(root, every_input=True)
     for node in nodes:
         if node._vjps is _graph.FREED:
             raise _graph.FreedGraphError(
@@ -224,50 +219,13 @@ def _ancestors(root: Tensor) -> list[Tensor]:
                 "backward(), so its inputs are gone; draw the graph before backward(), or call "
                 "backward(retain_graph=True) to keep it"
             )
-        for parent in node._parents:
-            if id(parent) not in seen:
-                seen.add(id(parent))
-                nodes.append(parent)
-    # A tensor is always created after its inputs, so creation order is a topological order.
-    nodes.sort(key=_creation_order)
     return nodes
-
-
-_creation_order = operator.attrgetter("_seq")
 
 
 def _kind(node: Tensor) -> str:
     if node._vjps is not None:
         return "operation"
     return "parameter" if node.requires_grad else "input"
-
-
-def _names_by_id(names: Any) -> dict[int, str]:
-    """Turn the accepted forms of ``names`` into {id(tensor): name}."""
-    if names is None:
-        return {}
-    if hasattr(names, "named_parameters") and callable(names.named_parameters):
-        pairs: Iterable[Any] = names.named_parameters()
-    elif isinstance(names, Mapping):
-        pairs = names.items()
-    else:
-        pairs = names
-    labels: dict[int, str] = {}
-    for pair in pairs:
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise TypeError(
-                "graph: names must be a mapping {name: tensor}, pairs (name, tensor) such as "
-                f"model.named_parameters(), or a Module; got an entry {pair!r}"
-            )
-        first, second = pair
-        if isinstance(first, Tensor) and not isinstance(second, Tensor):
-            first, second = second, first
-        if not isinstance(second, Tensor):
-            raise TypeError(
-                f"graph: names entry {first!r} is a {type(second).__name__}, not a Tensor"
-            )
-        labels[id(second)] = str(first)
-    return labels
 
 
 # ------------------------------------------------------------------------------ labels

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +22,7 @@ from .._text import text_table
 from ..engine.graph import FREED, input_gradients, no_grad, toposort
 from ..engine.tensor import Tensor
 from ..ops import sigmoid
+from .names import names_by_id
 
 __all__ = ["Explanation", "Step", "explain", "worked_example"]
 
@@ -155,24 +155,6 @@ class Explanation:
         return self.to_html()
 
 
-def _name_map(names: Any) -> dict[int, str]:
-    """{id(tensor): label} from a dict name → tensor, a Module, or pairs (name, tensor)."""
-    if names is None:
-        return {}
-    if hasattr(names, "named_parameters"):
-        pairs: Iterable[tuple[str, Any]] = names.named_parameters()
-    elif isinstance(names, Mapping):
-        pairs = names.items()
-    else:
-        pairs = names
-    labels = {}
-    for name, tensor in pairs:
-        if not isinstance(tensor, Tensor):
-            raise TypeError(f"explain: names[{name!r}] is a {type(tensor).__name__}, not a Tensor")
-        labels[id(tensor)] = str(name)
-    return labels
-
-
 def explain(
     output: Tensor, grad: Any = None, *, names: Any = None, max_elements: int = 8
 ) -> Explanation:
@@ -208,7 +190,7 @@ def explain(
             "explain: the graph was freed by backward(); call explain before backward(), or "
             "backward(retain_graph=True)"
         )
-    labels = _labels(order, _name_map(names))
+    labels = _labels(order, names_by_id(names, "explain"))
     deltas: dict[int, np.ndarray] = {id(output): seed}
     steps: list[Step] = []
     with no_grad():
