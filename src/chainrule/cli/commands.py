@@ -46,8 +46,8 @@ def _gradcheck(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from ..io import ModelFileError
+    from ..train import TrainingDiverged
     from ..train import distributed as mpi
-    from ..train.loop import TrainingDiverged
     from .train_command import (
         TOY_SETS,
         RunAlreadyFinished,

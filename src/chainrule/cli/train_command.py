@@ -21,7 +21,7 @@ from .._atomic import atomic_write
 from .._text import counted, size_in_words
 from ..engine import random as _random
 from ..io import ModelFileError
-from ..train.loop import (
+from ..train import (
     Callback,
     Checkpoint,
     GradientNormMonitor,
@@ -465,6 +465,28 @@ def _interrupted_note(folder: RunFolder) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Data:
+    """A run's arrays: the training split (``fit`` and ``val`` parts) and the test split."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_fit: np.ndarray
+    y_fit: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+    @property
+    def features(self) -> int:
+        return int(self.X_train.shape[1])
+
+
 def _train_and_write(
     config: RunConfig,
     folder: Path,
@@ -475,19 +497,67 @@ def _train_and_write(
     plots: bool,
     distributed: bool,
 ) -> RunResult:
-    """Load the data, build and train the network, write its files into ``folder``."""
+    """What a run does, in its four parts: load the data, build the network, train it (from
+    the checkpoint when resuming), and write its files into ``folder``."""
     assert config.hidden is not None and config.activation is not None
+    arrays = _load(config)
+    _check_memory([arrays.features, *config.hidden, arrays.classes], config, len(arrays.X_fit))
+    model, optimizer, loss_fn = _build(config, arrays)
+    history, snapshots = _train(
+        config, arrays, model, optimizer, loss_fn, folder, resume, progress, animate, distributed
+    )
+    test_loss, test_accuracy = evaluate(model, loss_fn, (arrays.X_test, arrays.y_test))
+    if not main:  # every rank holds the same model; rank 0 writes it
+        return RunResult(history, test_accuracy, test_loss, folder, config=config)
+    return _write(
+        config,
+        arrays,
+        model,
+        loss_fn,
+        history,
+        (test_loss, test_accuracy),
+        snapshots,
+        folder,
+        plots,
+    )
+
+
+def _load(config: RunConfig) -> _Data:
+    """The data set's training and test arrays, the training part split into fit and
+    validation parts by the run's seed."""
     assert config.seed is not None and config.val_fraction is not None
     X_train, X_test, y_train, y_test = load_data(config)
     X_fit, X_val, y_fit, y_val = data.train_val_split(
         X_train, y_train, config.val_fraction, seed=config.seed
     )
-    classes = int(max(y_train.max(), y_test.max())) + 1
-    _check_memory([X_train.shape[1], *config.hidden, classes], config, len(X_fit))
+    return _Data(X_train, y_train, X_fit, y_fit, X_val, y_val, X_test, y_test)
+
+
+def _build(
+    config: RunConfig, arrays: _Data
+) -> tuple[nn.Module, optim.Optimizer, nn.CrossEntropyLoss]:
+    """The network (its weights drawn from the run's seed), its optimiser and the loss."""
+    assert config.hidden is not None and config.activation is not None
+    assert config.seed is not None
     _random.manual_seed(config.seed)
-    model = nn.mlp(X_train.shape[1], config.hidden, classes, config.activation)
-    optimizer = build_optimizer(config, model)
-    loss_fn = nn.CrossEntropyLoss()
+    model = nn.mlp(arrays.features, config.hidden, arrays.classes, config.activation)
+    return model, build_optimizer(config, model), nn.CrossEntropyLoss()
+
+
+def _train(
+    config: RunConfig,
+    arrays: _Data,
+    model: nn.Module,
+    optimizer: optim.Optimizer,
+    loss_fn: nn.CrossEntropyLoss,
+    folder: Path,
+    resume: bool,
+    progress: bool,
+    animate: bool,
+    distributed: bool,
+) -> tuple[History, list[tuple[str, nn.Module]]]:
+    """``fit`` with a checkpoint every epoch (the run's settings in it), the gradient-norm
+    monitor, and snapshots for the boundary animation of 2-D data."""
     checkpoint = folder / CHECKPOINT
     callbacks: list[Any] = [
         GradientNormMonitor(),
@@ -495,19 +565,20 @@ def _train_and_write(
         _OptimizerSettings(_optimizer_settings(config)),
     ]
     snapshots: list[tuple[str, nn.Module]] = []
-    if animate and X_train.shape[1] == 2:
+    if animate and arrays.features == 2:
         callbacks.append(_Snapshots(snapshots, config.epochs or 1))
+    loader = data.DataLoader(
+        data.TensorDataset(arrays.X_fit, arrays.y_fit),
+        batch_size=config.batch_size or 32,
+        shuffle=True,
+        seed=config.seed,
+    )
     history = fit(
         model,
         loss_fn,
         optimizer,
-        data.DataLoader(
-            data.TensorDataset(X_fit, y_fit),
-            batch_size=config.batch_size or 32,
-            shuffle=True,
-            seed=config.seed,
-        ),
-        (X_val, y_val),
+        loader,
+        (arrays.X_val, arrays.y_val),
         epochs=config.epochs or 1,
         callbacks=callbacks,
         progress=progress,
@@ -517,9 +588,23 @@ def _train_and_write(
         max_norm=config.max_norm,
         distributed=distributed,
     )
-    test_loss, test_accuracy = evaluate(model, loss_fn, (X_test, y_test))
-    if not main:  # every rank holds the same model; rank 0 writes it
-        return RunResult(history, test_accuracy, test_loss, folder, config=config)
+    return history, snapshots
+
+
+def _write(
+    config: RunConfig,
+    arrays: _Data,
+    model: nn.Module,
+    loss_fn: nn.CrossEntropyLoss,
+    history: History,
+    test: tuple[float, float],
+    snapshots: list[tuple[str, nn.Module]],
+    folder: Path,
+    plots: bool,
+) -> RunResult:
+    """The model, the diagnosis (with ``--diagnose``), the plots, and metrics.json last: its
+    presence marks the run as finished."""
+    test_loss, test_accuracy = test
     files = [folder / MODEL, folder / METRICS]
     diagnosis = None
     if config.diagnose:
@@ -527,52 +612,22 @@ def _train_and_write(
 
         # Dead units are judged on up to 1,000 training samples; gradient norms are the last
         # epoch's averages from the monitor.
-        diagnosis = diagnose(model, loss_fn, X_fit[:1000], y_fit[:1000], history=history)
+        X, y = arrays.X_fit[:1000], arrays.y_fit[:1000]
+        diagnosis = diagnose(model, loss_fn, X, y, history=history)
         files.append(folder / "diagnosis.json")
         _write_json(files[-1], diagnosis.to_dict())
-    io.save(
-        model,
-        files[0],
-        {"config": asdict(config), "test_accuracy": test_accuracy, "classes": classes},
-    )
+    metadata = {"config": asdict(config), "test_accuracy": test_accuracy, "classes": arrays.classes}
+    io.save(model, files[0], metadata)
     if plots and not _has_matplotlib():
         print(
             "chainrule: plots skipped (pip install 'chainrule[cli]' for matplotlib)",
             file=sys.stderr,
         )
     elif plots:
-        from ..plots import training as pictures
-
-        title = (
-            f"{config.data}: MLP {X_train.shape[1]}-{'-'.join(map(str, config.hidden))}-{classes}"
+        problems = diagnosis.problems if diagnosis is not None else ()
+        files += _pictures(
+            config, arrays, model, history, test_accuracy, snapshots, folder, problems
         )
-        files.append(pictures.plot_history(history, folder / "training.png", title))
-        if history.grad_norms:
-            files.append(
-                pictures.plot_gradient_norms(
-                    history.grad_norms,
-                    folder / "gradient_norms.png",
-                    f"{title}: gradient norm per layer",
-                    problems=diagnosis.problems if diagnosis is not None else (),
-                )
-            )
-        if X_train.shape[1] == 2:
-            files.append(
-                pictures.plot_decision_boundary(
-                    model,
-                    X_test,
-                    y_test,
-                    folder / "boundary.png",
-                    f"{config.data}: test accuracy {test_accuracy:.1%}",
-                )
-            )
-            if snapshots:
-                files.append(
-                    pictures.animate_boundaries(
-                        snapshots, X_train, y_train, folder / "boundary.gif"
-                    )
-                )
-    # metrics.json last: its presence marks the run as finished.
     metrics = {
         **history.to_dict(),
         "test_accuracy": test_accuracy,
@@ -581,6 +636,48 @@ def _train_and_write(
     }
     _write_json(files[1], metrics)
     return RunResult(history, test_accuracy, test_loss, folder, files, diagnosis, config)
+
+
+def _pictures(
+    config: RunConfig,
+    arrays: _Data,
+    model: nn.Module,
+    history: History,
+    test_accuracy: float,
+    snapshots: list[tuple[str, nn.Module]],
+    folder: Path,
+    problems: Any,
+) -> list[Path]:
+    """The training curves, the gradient norms, and for 2-D data the decision boundary (and
+    its animation)."""
+    from ..plots import training as pictures
+
+    assert config.hidden is not None
+    widths = "-".join(map(str, [arrays.features, *config.hidden, arrays.classes]))
+    title = f"{config.data}: MLP {widths}"
+    files = [pictures.plot_history(history, folder / "training.png", title)]
+    if history.grad_norms:
+        files.append(
+            pictures.plot_gradient_norms(
+                history.grad_norms,
+                folder / "gradient_norms.png",
+                f"{title}: gradient norm per layer",
+                problems=problems,
+            )
+        )
+    if arrays.features == 2:
+        boundary = f"{config.data}: test accuracy {test_accuracy:.1%}"
+        files.append(
+            pictures.plot_decision_boundary(
+                model, arrays.X_test, arrays.y_test, folder / "boundary.png", boundary
+            )
+        )
+        if snapshots:
+            gif = folder / "boundary.gif"
+            files.append(
+                pictures.animate_boundaries(snapshots, arrays.X_train, arrays.y_train, gif)
+            )
+    return files
 
 
 class _Snapshots(Callback):

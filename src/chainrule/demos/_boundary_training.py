@@ -11,7 +11,7 @@ import numpy as np
 from .. import nn, optim
 from ..data import DataLoader, TensorDataset
 from ..plots.training import animate_boundaries, draw_decision_boundary
-from ..train.loop import Callback, TrainingState, evaluate, fit
+from ..train import Callback, TrainingState, evaluate, fit
 from . import _figures
 from ._result import DemoResult
 

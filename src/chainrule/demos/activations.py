@@ -28,7 +28,7 @@ from ..data import DataLoader, TensorDataset, make_moons
 from ..engine.creation import tensor
 from ..engine.derivatives import grad
 from ..engine.tensor import Tensor
-from ..train.loop import GradientNormMonitor, History, evaluate, fit
+from ..train import GradientNormMonitor, History, evaluate, fit
 from . import _figures
 from ._result import DemoResult
 

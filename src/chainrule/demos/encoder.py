@@ -10,7 +10,7 @@ import numpy as np
 from .. import nn, optim
 from ..data import make_encoder
 from ..engine.graph import no_grad
-from ..train.loop import fit
+from ..train import fit
 from . import _figures
 from ._result import DemoResult
 

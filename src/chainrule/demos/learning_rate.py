@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import nn, optim
 from ..engine.graph import no_grad
-from ..train.loop import Callback, TrainingDiverged, TrainingState, fit
+from ..train import Callback, TrainingDiverged, TrainingState, fit
 from . import _figures
 from ._result import DemoResult
 

@@ -25,7 +25,7 @@ from ..data import (
     load_fashion_mnist,
     train_val_split,
 )
-from ..train.loop import evaluate, fit
+from ..train import evaluate, fit
 from . import _figures
 from ._result import DemoResult
 

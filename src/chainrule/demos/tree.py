@@ -20,7 +20,7 @@ from .. import nn, optim
 from ..classic import tree_to_network
 from ..data import make_moons, train_val_split
 from ..engine.graph import no_grad
-from ..train.loop import fit
+from ..train import fit
 from . import _figures
 from ._result import DemoResult
 

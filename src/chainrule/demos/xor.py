@@ -11,7 +11,7 @@ from .. import nn, optim
 from ..classic import Perceptron
 from ..data import DataLoader, TensorDataset, make_xor
 from ..plots.training import draw_decision_boundary
-from ..train.loop import evaluate, fit
+from ..train import evaluate, fit
 from . import _figures
 from ._result import DemoResult
 

@@ -32,7 +32,7 @@ from .. import nn, optim
 from ..data.loader import DataLoader, TensorDataset
 from ..engine.graph import no_grad
 from ..engine.tensor import Tensor
-from ..train.loop import Callback, TrainingState, fit
+from ..train import Callback, TrainingState, fit
 from ._common import (
     SEED_BOUND,
     check_at_least_two_classes,

@@ -36,6 +36,7 @@ from ..engine import random as _random
 from ..engine.tensor import Tensor
 from ..nn.module import Module
 from ..optim.optimizer import Optimizer
+from .step import BatchResult, forward_backward
 
 __all__ = [
     "INSTALL_HINT",
@@ -353,27 +354,25 @@ class DataParallel:
         loss_fn: Callable[[Tensor, Tensor], Tensor],
         inputs: Tensor,
         targets: Tensor,
-        count_correct: Callable[[Tensor, Tensor], int],
-    ) -> tuple[float, int, int]:
+        threshold: float = 0.0,
+    ) -> BatchResult:
         """One training step up to the optimiser, as ``fit`` runs it: shard the global batch,
-        forward and backward on this rank's shard (skipped when it is empty), then one
+        ``step.forward_backward`` on this rank's shard (skipped when it is empty), then one
         allreduce of the gradients together with the shard's loss and correct count.
 
-        Returns the global batch's loss, its number of correct predictions
-        (``count_correct(outputs, targets)`` summed) and its size, the same on every rank, so
-        that decisions taken on them (divergence, stopping) are the same everywhere."""
+        Returns the global batch's loss, its number of correct predictions and its size, the
+        same on every rank, so that decisions taken on them (divergence, stopping) are the same
+        everywhere."""
         n = len(inputs)
         inputs, targets = self.shard(inputs, targets)
         value, correct = 0.0, 0
         if len(inputs):
-            outputs = self.model(inputs)
-            loss = loss_fn(outputs, targets)
-            value, correct = float(loss), int(count_correct(outputs, targets))
-            loss.backward()
+            local = forward_backward(self.model, loss_fn, inputs, targets, threshold)
+            value, correct = local.loss, local.correct
         # A summed loss adds up over the shards; a mean one is weighted by the shares.
         weight = 1.0 if getattr(loss_fn, "reduction", "mean") == "sum" else float(self._weight or 0)
         totals = self.allreduce_gradients(weight, (value * weight, correct))
-        return float(totals[0]), int(round(totals[1])), n
+        return BatchResult(float(totals[0]), int(round(totals[1])), n)
 
 
 def _layout(array: np.ndarray) -> Literal["C", "F"]:

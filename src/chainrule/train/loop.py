@@ -1,359 +1,35 @@
-"""``fit``: the training loop, with history, callbacks, checkpoints and a divergence guard."""
+"""``fit``: the training loop. Each batch runs one step (``step.forward_backward``, or its
+data-parallel form), the divergence guard and the optimiser's update; each epoch ends with the
+history, the scheduler and the callbacks."""
 
 from __future__ import annotations
 
 import math
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..data.loader import DataLoader, TensorDataset
-from ..engine import random as _random
 from ..engine.graph import no_grad
 from ..engine.tensor import Tensor
-from ..io import ModelFileError, check_checkpoint_header, read_archive, write_archive
-from ..nn.constraints import max_norm_
-from ..nn.gradients import layer_norms
-from ..nn.losses import BCELoss
 from ..nn.module import Module
 from ..optim.optimizer import Optimizer
+from .callbacks import (
+    Callback,
+    Checkpoint,
+    MaxNorm,
+    StopOnGradientNorm,
+    StopOnParameterChange,
+)
+from .checkpoint import load_checkpoint
+from .history import History, TrainingDiverged, TrainingState
+from .step import BatchResult, _correct, _threshold, forward_backward
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite, or grew far past where it started.
-
-    ``history`` holds the epochs completed before it happened and ``loss`` the value that
-    stopped the run, so that a diverged run can still be plotted.
-    """
-
-    def __init__(self, message: str, history: History | None = None, loss: float = math.nan):
-        super().__init__(message)
-        self.history = history
-        self.loss = loss
-
-
-@dataclass
-class History:
-    """What happened in each epoch of ``fit``."""
-
-    train_loss: list[float] = field(default_factory=list)
-    train_accuracy: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_accuracy: list[float] = field(default_factory=list)
-    epoch_seconds: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    grad_norms: dict[str, list[float]] = field(default_factory=dict)
-    param_change: list[float] = field(default_factory=list)
-    grad_norm: list[float] = field(default_factory=list)
-    stopped_by: str = ""
-    first_loss: float | None = None
-
-    @property
-    def epochs(self) -> int:
-        return len(self.train_loss)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> History:
-        """The History that ``to_dict`` wrote; ValueError naming a field of another type."""
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"history: unknown field(s) {', '.join(map(repr, unknown))}")
-        for name, value in data.items():
-            if name == "stopped_by":
-                ok = isinstance(value, str)
-            elif name == "first_loss":
-                ok = value is None or _is_number(value)
-            elif name == "grad_norms":
-                ok = isinstance(value, dict) and all(
-                    isinstance(series, list) and all(map(_is_number, series))
-                    for series in value.values()
-                )
-            else:
-                ok = isinstance(value, list) and all(map(_is_number, value))
-            if not ok:
-                raise ValueError(
-                    f"history: field {name!r} holds {type(value).__name__} of another kind"
-                )
-        return cls(**data)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-@dataclass
-class TrainingState:
-    """What callbacks see and may change: set ``stop`` to a reason to end training."""
-
-    model: Module
-    optimizer: Optimizer
-    history: History
-    epoch: int = 0
-    batch: int = 0
-    loss: float = math.nan
-    stop: str = ""
-    loaders: list[DataLoader] = field(default_factory=list)
-    callbacks: Sequence[Callback] = ()
-
-
-class Callback:
-    """Hooks called by ``fit``; override the ones you need.
-
-    A callback that keeps state across epochs returns it from ``state_dict`` (JSON data and
-    NumPy arrays) so that checkpoints resume it exactly.
-    """
-
-    def on_fit_begin(self, state: TrainingState) -> None: ...
-    def on_batch_end(self, state: TrainingState) -> None: ...
-    def on_epoch_end(self, state: TrainingState) -> None: ...
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
-
-
-class EarlyStopping(Callback):
-    """Stop when the validation loss has not improved by ``min_delta`` for ``patience`` epochs,
-    and (with ``restore_best``) put back the parameters of the best epoch."""
-
-    def __init__(self, patience: int = 5, min_delta: float = 0.0, restore_best: bool = True):
-        self.patience, self.min_delta, self.restore_best = patience, min_delta, restore_best
-        self.best = math.inf
-        self.best_state: dict[str, np.ndarray] | None = None
-        self.waited = 0
-
-    def on_epoch_end(self, state: TrainingState) -> None:
-        if not state.history.val_loss:
-            raise ValueError("EarlyStopping needs val_data in fit()")
-        loss = state.history.val_loss[-1]
-        if loss < self.best - self.min_delta:
-            self.best, self.waited = loss, 0
-            if self.restore_best:
-                self.best_state = state.model.state_dict()
-            return
-        self.waited += 1
-        if self.waited >= self.patience:
-            state.stop = "early_stopping"
-            if self.best_state is not None:
-                state.model.load_state_dict(self.best_state)
-
-    def state_dict(self) -> dict[str, Any]:
-        saved: dict[str, Any] = {"best": self.best, "waited": self.waited}
-        for name, value in (self.best_state or {}).items():
-            saved[f"best_state/{name}"] = value
-        return saved
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best, self.waited = float(state["best"]), int(state["waited"])
-        best = {k[len("best_state/") :]: v for k, v in state.items() if k.startswith("best_state/")}
-        self.best_state = best or None
-
-
-class GradientNormMonitor(Callback):
-    """Record each layer's gradient norm (averaged over the epoch's batches) in
-    ``history.grad_norms``, so vanishing and exploding gradients can be seen."""
-
-    def on_fit_begin(self, state: TrainingState) -> None:
-        self._sums: dict[str, float] = {}
-        self._count = 0
-
-    def on_batch_end(self, state: TrainingState) -> None:
-        for layer, norm in layer_norms(state.model).items():
-            self._sums[layer] = self._sums.get(layer, 0.0) + norm
-        self._count += 1
-
-    def on_epoch_end(self, state: TrainingState) -> None:
-        for layer, total in self._sums.items():
-            state.history.grad_norms.setdefault(layer, []).append(total / max(self._count, 1))
-        self._sums, self._count = {}, 0
-
-
-class StopOnParameterChange(Callback):
-    """Stop when an epoch moved the parameters by at most ``tol``: ‖w(t+1) - w(t)‖ <= tol,
-    the Euclidean norm over all parameters. Records each epoch's change in
-    ``history.param_change``; a run it stops has ``stopped_by == "param_change"``."""
-
-    def __init__(self, tol: float) -> None:
-        if not tol >= 0:
-            raise ValueError(f"StopOnParameterChange: tol must be >= 0, got {tol}")
-        self.tol = tol
-
-    def on_fit_begin(self, state: TrainingState) -> None:
-        self._before = [p.data.copy() for p in state.model.parameters()]
-
-    def on_epoch_end(self, state: TrainingState) -> None:
-        squared = 0.0
-        for before, p in zip(self._before, state.model.parameters()):
-            squared += float(np.sum(np.square(p.data - before, dtype=np.float64)))
-            np.copyto(before, p.data)
-        change = math.sqrt(squared)
-        state.history.param_change.append(change)
-        if change <= self.tol and not state.stop:
-            state.stop = "param_change"
-
-
-class StopOnGradientNorm(Callback):
-    """Stop when the gradient is small: ‖∇L(w)‖ <= ``tol``, with ∇L the mean of the epoch's
-    batch gradients (the exact gradient for full-batch descent). Records each epoch's norm in
-    ``history.grad_norm``; a run it stops has ``stopped_by == "grad_norm"``."""
-
-    def __init__(self, tol: float) -> None:
-        if not tol >= 0:
-            raise ValueError(f"StopOnGradientNorm: tol must be >= 0, got {tol}")
-        self.tol = tol
-
-    def on_fit_begin(self, state: TrainingState) -> None:
-        self._sums: list[np.ndarray] = [
-            np.zeros(p.shape, np.float64) for p in state.model.parameters()
-        ]
-        self._batches = 0
-
-    def on_batch_end(self, state: TrainingState) -> None:
-        for total, p in zip(self._sums, state.model.parameters()):
-            if p.grad is not None:
-                total += p.grad.data
-        self._batches += 1
-
-    def on_epoch_end(self, state: TrainingState) -> None:
-        batches = max(self._batches, 1)
-        norm = math.sqrt(sum(float(np.sum(np.square(t / batches))) for t in self._sums))
-        for total in self._sums:
-            total[...] = 0
-        self._batches = 0
-        state.history.grad_norm.append(norm)
-        if norm <= self.tol and not state.stop:
-            state.stop = "grad_norm"
-
-
-class MaxNorm(Callback):
-    """Max-norm regularisation: after every step, rescale each unit's incoming weights to
-    norm <= ``max_value`` (``nn.max_norm_``)."""
-
-    def __init__(self, max_value: float) -> None:
-        if not max_value > 0:
-            raise ValueError(f"MaxNorm: max_value must be positive, got {max_value}")
-        self.max_value = max_value
-
-    def on_fit_begin(self, state: TrainingState) -> None:
-        max_norm_(state.model, self.max_value)
-
-    def on_batch_end(self, state: TrainingState) -> None:
-        max_norm_(state.model, self.max_value)
-
-
-class Checkpoint(Callback):
-    """Save everything needed to resume (model, optimiser, history, random state) to ``path``
-    after every ``every`` epochs, atomically, so a run killed at any moment can continue."""
-
-    def __init__(
-        self, path: str | Path, every: int = 1, metadata: dict[str, Any] | None = None
-    ) -> None:
-        self.path, self.every, self.metadata = Path(path), every, metadata
-
-    def on_epoch_end(self, state: TrainingState) -> None:
-        if state.epoch % self.every == 0:
-            save_checkpoint(self.path, state, self.metadata)
-
-
-# ------------------------------------------------------------------------ checkpoints
-def save_checkpoint(
-    path: str | Path, state: TrainingState, metadata: dict[str, Any] | None = None
-) -> None:
-    """Write a resumable checkpoint of ``state`` (atomically); ``metadata`` is JSON data kept
-    with it (``chainrule train`` stores the run's settings there)."""
-    arrays = {f"model/{k}": v for k, v in state.model.state_dict().items()}
-    optimizer_state = state.optimizer.state_dict()
-    scalars: dict[str, dict[str, Any]] = {}
-    for index, entry in optimizer_state["state"].items():
-        for name, value in entry.items():
-            if isinstance(value, np.ndarray):
-                arrays[f"optim/{index}/{name}"] = value
-            else:
-                scalars.setdefault(str(index), {})[name] = value
-    header = {
-        "kind": "checkpoint",
-        "epoch": state.epoch,
-        "history": state.history.to_dict(),
-        "param_groups": optimizer_state["param_groups"],
-        "optimizer_scalars": scalars,
-        "rng": _random.default_generator().bit_generator.state,
-        "loaders": [loader.state_dict() for loader in state.loaders],
-        "callbacks": [],
-        "metadata": dict(metadata or {}),
-    }
-    for number, callback in enumerate(state.callbacks):
-        values: dict[str, Any] = {}
-        for name, value in callback.state_dict().items():
-            if isinstance(value, np.ndarray):
-                arrays[f"callback/{number}/{name}"] = value
-            else:
-                values[name] = value
-        header["callbacks"].append(values)
-    write_archive(path, arrays, header)
-
-
-def read_checkpoint_info(path: str | Path) -> dict[str, Any]:
-    """The epoch, metadata and history of a checkpoint, without a model to load it into."""
-    _, header = read_archive(path)
-    check_checkpoint_header(path, header)
-    return {key: header[key] for key in ("epoch", "metadata", "history")}
-
-
-def load_checkpoint(path: str | Path, state: TrainingState) -> None:
-    """Restore a checkpoint written by ``save_checkpoint`` into ``state`` (in place).
-
-    The header's structure is checked first; a checkpoint of another model, optimiser or data
-    is a ModelFileError naming the file and what did not fit.
-    """
-    arrays, header = read_archive(path)
-    check_checkpoint_header(path, header)
-    try:
-        _restore(arrays, header, state)
-    except (KeyError, TypeError, ValueError, IndexError) as error:
-        raise ModelFileError(
-            f"{path}: the checkpoint does not fit this training run: {error}"
-        ) from None
-
-
-def _restore(arrays: dict[str, np.ndarray], header: dict[str, Any], state: TrainingState) -> None:
-    state.model.load_state_dict(
-        {k[len("model/") :]: v for k, v in arrays.items() if k.startswith("model/")}
-    )
-    entries: dict[int, dict[str, Any]] = {}
-    for key, value in arrays.items():
-        if key.startswith("optim/"):
-            _, index, name = key.split("/", 2)
-            entries.setdefault(int(index), {})[name] = value
-    for index, scalars in header["optimizer_scalars"].items():
-        entries.setdefault(int(index), {}).update(scalars)
-    groups = [
-        {**group, "betas": tuple(group["betas"])} if "betas" in group else group
-        for group in header["param_groups"]
-    ]
-    state.optimizer.load_state_dict({"state": entries, "param_groups": groups})
-    state.history = History.from_dict(header["history"])
-    state.epoch = int(header["epoch"])
-    _random.default_generator().bit_generator.state = header["rng"]
-    for loader, saved in zip(state.loaders, header["loaders"]):
-        loader.load_state_dict(saved)
-    for number, (callback, values) in enumerate(zip(state.callbacks, header["callbacks"])):
-        prefix = f"callback/{number}/"
-        saved_arrays = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-        if values or saved_arrays:
-            callback.load_state_dict({**values, **saved_arrays})
-
-
-# ------------------------------------------------------------------------ the loop
 def _as_loader(data: Any, batch_size: int, shuffle: bool) -> DataLoader:
     if isinstance(data, DataLoader):
         return data
@@ -365,26 +41,6 @@ def _as_loader(data: Any, batch_size: int, shuffle: bool) -> DataLoader:
         "fit: data must be an (X, y) pair, a TensorDataset or a DataLoader, got "
         f"{type(data).__name__}"
     )
-
-
-def _threshold(loss_fn: Any) -> float:
-    """Where a single output score splits the classes: 0.5 for probabilities (BCELoss), else 0
-    (logits, or margins for the hinge losses)."""
-    return 0.5 if isinstance(loss_fn, BCELoss) else 0.0
-
-
-def _correct(outputs: Tensor, targets: Tensor, threshold: float = 0.0) -> int:
-    """How many predictions match (argmax for several outputs, a threshold for one)."""
-    scores, labels = outputs.data, targets.data
-    if scores.ndim == 2 and scores.shape[1] > 1:
-        if labels.ndim == 2:
-            labels = labels.argmax(axis=1)
-        return int((scores.argmax(axis=1) == labels).sum())
-    scores = scores.reshape(-1)
-    labels = labels.reshape(-1)
-    if labels.min() < 0:
-        return int(((scores > threshold) == (labels > 0)).sum())
-    return int(((scores > threshold) == (labels > 0.5)).sum())
 
 
 def evaluate(model: Module, loss_fn: Any, data: Any, batch_size: int = 1024) -> tuple[float, float]:
@@ -465,11 +121,51 @@ def fit(
     _check_count("batch_size", batch_size)
     _check_optimizer_holds(model, optimizer)
     loader = _as_loader(train_data, batch_size, shuffle)
-    callbacks = list(callbacks)
-    if distributed:
-        from . import distributed as _distributed
+    callbacks = _with_rules(list(callbacks), max_norm, param_tol, grad_tol, distributed)
+    state = TrainingState(model, optimizer, History(), loaders=[loader], callbacks=callbacks)
+    if resume_from is not None and Path(resume_from).exists():
+        load_checkpoint(resume_from, state)
+        if scheduler is not None:
+            scheduler.last_epoch = state.epoch - 1
+            scheduler.step()
+    parallel = _data_parallel(state, loader, epochs) if distributed else None
+    for callback in callbacks:
+        callback.on_fit_begin(state)
+    threshold = _threshold(loss_fn)
+    guard = _divergence_guard(state, divergence_factor)
+    step = (
+        _local_step(model, optimizer, loss_fn, threshold, guard)
+        if parallel is None
+        else _parallel_step(parallel, optimizer, loss_fn, threshold, guard)
+    )
 
-        if not _distributed.is_main():  # only rank 0 writes checkpoints
+    def evaluate_epoch() -> tuple[float, float] | None:
+        return None if val_data is None else evaluate(model, loss_fn, val_data)
+
+    show = progress and (parallel is None or parallel.is_main)
+    bar = _progress((epochs - state.epoch) * len(loader), show)
+    try:
+        _epochs(state, epochs, loader, step, evaluate_epoch, scheduler, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    state.history.stopped_by = state.stop or "max_epochs"
+    return state.history
+
+
+def _with_rules(
+    callbacks: list[Callback],
+    max_norm: float | None,
+    param_tol: float | None,
+    grad_tol: float | None,
+    distributed: bool,
+) -> list[Callback]:
+    """The callbacks with the constraint and the stopping rules that ``fit``'s arguments ask
+    for; under MPI, checkpoints are written by rank 0 only."""
+    if distributed:
+        from .distributed import is_main
+
+        if not is_main():
             callbacks = [Callback() if isinstance(c, Checkpoint) else c for c in callbacks]
     if max_norm is not None:
         callbacks.insert(0, MaxNorm(max_norm))  # first, so others see the constrained weights
@@ -477,40 +173,18 @@ def fit(
         callbacks.append(StopOnParameterChange(param_tol))
     if grad_tol is not None:
         callbacks.append(StopOnGradientNorm(grad_tol))
-    state = TrainingState(model, optimizer, History(), loaders=[loader], callbacks=callbacks)
-    if resume_from is not None and Path(resume_from).exists():
-        load_checkpoint(resume_from, state)
-        if scheduler is not None:
-            scheduler.last_epoch = state.epoch - 1
-            scheduler.step()
-    parallel = None
-    if distributed:  # check shapes, share rank 0's weights and batch order, agree on the run
-        parallel = _distributed.DataParallel(model, optimizer)
-        parallel.share_random_state(loader)
-        parallel.agree("epochs, batches per epoch and epoch", (epochs, len(loader), state.epoch))
-    for callback in callbacks:
-        callback.on_fit_begin(state)
-    threshold = _threshold(loss_fn)
-    show = progress and (parallel is None or parallel.is_main)
-    bar = _progress((epochs - state.epoch) * len(loader), show)
-    try:
-        _epochs(
-            state,
-            epochs,
-            loader,
-            loss_fn,
-            val_data,
-            threshold,
-            divergence_factor,
-            parallel,
-            scheduler,
-            bar,
-        )
-    finally:
-        if bar is not None:
-            bar.close()
-    state.history.stopped_by = state.stop or "max_epochs"
-    return state.history
+    return callbacks
+
+
+def _data_parallel(state: TrainingState, loader: DataLoader, epochs: int) -> Any:
+    """Join the other ranks: check shapes, share rank 0's weights and batch order, and agree
+    on the run's length and where it starts."""
+    from .distributed import DataParallel
+
+    parallel = DataParallel(state.model, state.optimizer)
+    parallel.share_random_state(loader)
+    parallel.agree("epochs, batches per epoch and epoch", (epochs, len(loader), state.epoch))
+    return parallel
 
 
 def _check_count(name: str, value: Any) -> None:
@@ -533,68 +207,118 @@ def _check_optimizer_holds(model: Module, optimizer: Optimizer) -> None:
         )
 
 
+Step = Callable[[Tensor, Tensor], BatchResult]
+
+
+Guard = Callable[[float], None]
+
+
+def _local_step(
+    model: Module, optimizer: Optimizer, loss_fn: Any, threshold: float, guard: Guard
+) -> Step:
+    """The plain executor: the whole batch's forward and backward in this process; the guard
+    sees the loss before the backward pass."""
+
+    def step(inputs: Tensor, targets: Tensor) -> BatchResult:
+        optimizer.zero_grad()
+        return forward_backward(model, loss_fn, inputs, targets, threshold, guard)
+
+    return step
+
+
+def _parallel_step(
+    parallel: Any, optimizer: Optimizer, loss_fn: Any, threshold: float, guard: Guard
+) -> Step:
+    """The data-parallel executor: each rank its shard of the batch, then one allreduce of the
+    gradients (``DataParallel.forward_backward``); the guard sees the global batch's loss, the
+    same on every rank, so every rank stops together."""
+
+    def step(inputs: Tensor, targets: Tensor) -> BatchResult:
+        optimizer.zero_grad()
+        result: BatchResult = parallel.forward_backward(loss_fn, inputs, targets, threshold)
+        guard(result.loss)
+        return result
+
+    return step
+
+
 def _epochs(
     state: TrainingState,
     epochs: int,
     loader: DataLoader,
-    loss_fn: Any,
-    val_data: Any,
-    threshold: float,
-    divergence_factor: float,
-    parallel: Any,
+    step: Step,
+    evaluate_epoch: Callable[[], tuple[float, float] | None],
     scheduler: Any,
     bar: Any,
 ) -> None:
     """Train epoch after epoch until ``epochs`` or a callback's stop."""
-    model, optimizer, callbacks = state.model, state.optimizer, state.callbacks
     while state.epoch < epochs and not state.stop:
         state.epoch += 1
-        model.train()
+        state.model.train()
         started = time.perf_counter()
         if bar is not None:
             bar.set_description(f"epoch {state.epoch}/{epochs}")
-        total_loss, correct, count = 0.0, 0, 0
-        for state.batch, (inputs, targets) in enumerate(loader, start=1):
-            optimizer.zero_grad()
-            if parallel is not None:  # this rank's shard, backward, one allreduce
-                value, hits, size = parallel.forward_backward(
-                    loss_fn, inputs, targets, lambda o, t: _correct(o, t, threshold)
-                )
-            else:
-                outputs = model(inputs)
-                loss = loss_fn(outputs, targets)
-                value, hits, size = float(loss), _correct(outputs, targets, threshold), len(inputs)
-            if state.history.first_loss is None:
-                state.history.first_loss = value
-            _check_divergence(value, state.history.first_loss, divergence_factor, optimizer, state)
-            if parallel is None:
-                loss.backward()
-            optimizer.step()
-            state.loss = value
-            total_loss += value * size
-            correct += hits
-            count += size
-            for callback in callbacks:
-                callback.on_batch_end(state)
-            if bar is not None:
-                bar.update()
-        history = state.history
-        history.train_loss.append(total_loss / count)
-        history.train_accuracy.append(correct / count)
-        history.lr.append(float(optimizer.param_groups[0]["lr"]))
-        if val_data is not None:
-            val_loss, val_accuracy = evaluate(model, loss_fn, val_data)
-            history.val_loss.append(val_loss)
-            history.val_accuracy.append(val_accuracy)
-        history.epoch_seconds.append(time.perf_counter() - started)
+        loss, accuracy = _train_epoch(state, loader, step, bar)
+        _end_epoch(state, loss, accuracy, evaluate_epoch(), time.perf_counter() - started)
         if scheduler is not None:
             scheduler.step()
-        for callback in callbacks:
+        for callback in state.callbacks:
             callback.on_epoch_end(state)
-        if bar is not None and history.val_accuracy:
+        if bar is not None and state.history.val_accuracy:
             bar.set_postfix(
-                loss=f"{history.train_loss[-1]:.4f}", val_acc=f"{history.val_accuracy[-1]:.3f}"
+                loss=f"{state.history.train_loss[-1]:.4f}",
+                val_acc=f"{state.history.val_accuracy[-1]:.3f}",
             )
+
+
+def _train_epoch(
+    state: TrainingState, loader: DataLoader, step: Step, bar: Any
+) -> tuple[float, float]:
+    """One pass over ``loader``: per batch a step (guarded against divergence), the optimiser's
+    update and the batch callbacks. Returns the epoch's mean loss and accuracy."""
+    total_loss, correct, count = 0.0, 0, 0
+    optimizer = state.optimizer
+    for state.batch, (inputs, targets) in enumerate(loader, start=1):
+        result = step(inputs, targets)
+        optimizer.step()
+        state.loss = result.loss
+        total_loss += result.loss * result.size
+        correct += result.correct
+        count += result.size
+        for callback in state.callbacks:
+            callback.on_batch_end(state)
+        if bar is not None:
+            bar.update()
+    return total_loss / count, correct / count
+
+
+def _end_epoch(
+    state: TrainingState,
+    loss: float,
+    accuracy: float,
+    validation: tuple[float, float] | None,
+    seconds: float,
+) -> None:
+    history = state.history
+    history.train_loss.append(loss)
+    history.train_accuracy.append(accuracy)
+    history.lr.append(float(state.optimizer.param_groups[0]["lr"]))
+    if validation is not None:
+        history.val_loss.append(validation[0])
+        history.val_accuracy.append(validation[1])
+    history.epoch_seconds.append(seconds)
+
+
+def _divergence_guard(state: TrainingState, factor: float) -> Guard:
+    """The check every batch's loss passes before its update: the first loss is remembered,
+    and a loss that is not finite or has grown ``factor`` times raises TrainingDiverged."""
+
+    def guard(value: float) -> None:
+        if state.history.first_loss is None:
+            state.history.first_loss = value
+        _check_divergence(value, state.history.first_loss, factor, state.optimizer, state)
+
+    return guard
 
 
 def _check_divergence(
