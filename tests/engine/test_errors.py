@@ -269,3 +269,12 @@ def test_numpy_function_inside_a_list_argument() -> None:
     x = cr.ones(2, requires_grad=True)
     with pytest.raises(TypeError, match=re.escape("numpy.vstack")):
         np.vstack([x, x])
+
+
+def test_numpy_functions_without_floating_results_accept_tensors_that_require_grad() -> None:
+    t = cr.tensor([1.0, np.inf], requires_grad=True)
+    assert np.shape(t) == (2,)
+    assert np.argmax(np.asarray(t)) == 1
+    assert list(np.isfinite(t)) == [True, False]
+    with pytest.raises(TypeError, match="cumsum"):
+        np.cumsum(t)

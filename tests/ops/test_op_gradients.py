@@ -82,7 +82,7 @@ def _check_gradient(spec: OpSpec, case: Case) -> None:
 def test_every_op_has_a_spec() -> None:
     missing = sorted(set(ops.__all__) - set(SPECS))
     stale = sorted(set(SPECS) - set(ops.__all__))
-    assert not missing, f"ops without a spec in tests/op_specs.py: {missing}"
+    assert not missing, f"ops without a spec in tests/ops/op_specs.py: {missing}"
     assert not stale, f"specs for names not in chainrule.ops.__all__: {stale}"
 
 

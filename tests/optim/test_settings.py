@@ -714,3 +714,13 @@ def test_check_setting_refuses_a_float_where_an_integer_is_wanted() -> None:
     with pytest.raises(TypeError, match="^Owner: n must be an integer, got float 2.0$"):
         check_setting("Owner", "n", 2.0, integer=True)
     check_setting("Owner", "n", np.int32(2), integer=True, at_least=1)
+
+
+def test_sgd_settings_after_momentum_are_keyword_only() -> None:
+    w = cr.tensor([0.0], requires_grad=True)
+    with pytest.raises(TypeError):
+        optim.SGD([w], 0.1, 0.9, True)  # type: ignore[misc]
+    with pytest.raises(ValueError, match="twice"):
+        optim.SGD([w, w], lr=0.1)
+    with pytest.raises(ValueError, match="lr must be finite"):
+        optim.SGD([w], lr=float("nan"))
