@@ -24,6 +24,7 @@ from op_specs import SPECS, Case, OpSpec
 
 import chainrule as cr
 from chainrule import ops
+from chainrule.check.domains import DOMAINS
 from chainrule.engine.broadcast import unbroadcast
 from chainrule.engine.tensor import Tensor
 
@@ -84,6 +85,37 @@ def test_every_op_has_a_spec() -> None:
     stale = sorted(set(SPECS) - set(ops.__all__))
     assert not missing, f"ops without a spec in tests/ops/op_specs.py: {missing}"
     assert not stale, f"specs for names not in chainrule.ops.__all__: {stale}"
+
+
+def test_the_specs_and_the_domain_table_name_the_same_ops() -> None:
+    assert sorted(SPECS) == sorted(DOMAINS) == sorted(ops.__all__)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_drawn_case_lies_in_the_ops_domain(name: str) -> None:
+    """The property tests explore shapes and call forms, never values outside the one table of
+    op domains (chainrule.check.domains) that the self-check and the docs use."""
+    spec, domain = SPECS[name], DOMAINS[name]
+
+    @_over_cases(spec)
+    def check(case: Case) -> None:
+        arrays = case.arrays
+        if (
+            len(arrays) == 1
+            and len(domain.inputs) > 1
+            and case.params.get("operands") != ("number_right")
+        ):
+            # one array for both operands (op(x, x)), or the right one beside a number
+            which = domain.same if case.params.get("operands") == "same" else 1
+            intervals = [domain.inputs[which]]
+        else:
+            intervals = [domain.inputs[min(i, len(domain.inputs) - 1)] for i in range(len(arrays))]
+        for position, (array, interval) in enumerate(zip(arrays, intervals)):
+            assert interval.holds(array), (
+                f"{name}: input {position} {array} is outside {interval.describe()}"
+            )
+
+    check()
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
