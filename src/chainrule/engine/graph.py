@@ -15,12 +15,17 @@ import itertools
 import operator
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
 if TYPE_CHECKING:
     from .tensor import Tensor
+
+# What a vector-Jacobian product receives and returns: NumPy arrays in a plain backward pass,
+# Tensors when the backward pass is itself recorded (create_graph=True), so that one rule,
+# written once, serves both.
+Value: TypeAlias = Any
 
 _grad_enabled: ContextVar[bool] = ContextVar("chainrule_grad_enabled", default=True)
 

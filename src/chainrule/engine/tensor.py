@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -14,6 +14,13 @@ from .dtypes import get_default_dtype, is_float
 
 _grad_enabled = _graph._grad_enabled
 _next_seq = _graph.next_seq
+
+
+# What the ops accept where a tensor is meant: a Tensor, or anything NumPy turns into an array
+# (an array, a number, nested lists), which becomes a constant of the graph.
+TensorLike: TypeAlias = "Tensor | ArrayLike"
+# An axis argument, as NumPy takes it: one axis, several, or None for all.
+Axis: TypeAlias = "int | tuple[int, ...] | None"
 
 
 class Tensor:

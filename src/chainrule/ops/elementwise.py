@@ -9,15 +9,16 @@ both.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import DTypeLike
 
 from ..engine.broadcast import unbroadcast
 from ..engine.dtypes import get_default_dtype, is_float
+from ..engine.graph import Value
 from ..engine.kernels import flat, kernel
-from ..engine.tensor import Tensor, as_tensor
+from ..engine.tensor import Tensor, TensorLike, as_tensor
 from ._operands import binary_operands, value
 
 
@@ -41,23 +42,23 @@ def _float_tensor_and_number(x: Any, y: Any) -> bool:
     return type(y) in _PYTHON_NUMBERS and isinstance(x, Tensor) and x.data.dtype.kind == "f"
 
 
-def _add_vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
+def _add_vjp_x(g: Value, x: Value, y: Value, out: Value) -> Value:
     return unbroadcast(g, x.shape)
 
 
-def _add_vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+def _add_vjp_y(g: Value, x: Value, y: Value, out: Value) -> Value:
     return unbroadcast(g, y.shape)
 
 
-def _identity_vjp(g: Any, x: Any, out: Any) -> Any:
+def _identity_vjp(g: Value, x: Value, out: Value) -> Value:
     return g
 
 
-def _negated_vjp(g: Any, x: Any, out: Any) -> Any:
+def _negated_vjp(g: Value, x: Value, out: Value) -> Value:
     return -g
 
 
-def add(x: Any, y: Any) -> Tensor:
+def add(x: TensorLike, y: TensorLike) -> Tensor:
     """x + y.
 
     Gradient: ∂/∂x = g, ∂/∂y = g, each summed over the axes it was broadcast along.
@@ -65,7 +66,8 @@ def add(x: Any, y: Any) -> Tensor:
     if not isinstance(x, Tensor):
         x, y = y, x
     if _float_tensor_and_number(x, y):
-        return Tensor._from_op(x.data + y, (x,), (_identity_vjp,), "add")
+        tensor, number = cast(Tensor, x), cast(float, y)
+        return Tensor._from_op(tensor.data + number, (tensor,), (_identity_vjp,), "add")
     x, y = binary_operands(x, y)
     try:
         out = x.data + y.data
@@ -74,19 +76,21 @@ def add(x: Any, y: Any) -> Tensor:
     return Tensor._from_op(out, (x, y), (_add_vjp_x, _add_vjp_y), "add")
 
 
-def _subtract_vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+def _subtract_vjp_y(g: Value, x: Value, y: Value, out: Value) -> Value:
     return unbroadcast(-g, y.shape)
 
 
-def subtract(x: Any, y: Any) -> Tensor:
+def subtract(x: TensorLike, y: TensorLike) -> Tensor:
     """x - y.
 
     Gradient: ∂/∂x = g, ∂/∂y = -g, each summed over broadcast axes.
     """
     if _float_tensor_and_number(x, y):
-        return Tensor._from_op(x.data - y, (x,), (_identity_vjp,), "subtract")
+        tensor, number = cast(Tensor, x), cast(float, y)
+        return Tensor._from_op(tensor.data - number, (tensor,), (_identity_vjp,), "subtract")
     if _float_tensor_and_number(y, x):
-        return Tensor._from_op(x - y.data, (y,), (_negated_vjp,), "subtract")
+        tensor, number = cast(Tensor, y), cast(float, x)
+        return Tensor._from_op(number - tensor.data, (tensor,), (_negated_vjp,), "subtract")
     x, y = binary_operands(x, y)
     try:
         out = x.data - y.data
@@ -95,15 +99,15 @@ def subtract(x: Any, y: Any) -> Tensor:
     return Tensor._from_op(out, (x, y), (_add_vjp_x, _subtract_vjp_y), "subtract")
 
 
-def _multiply_vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
+def _multiply_vjp_x(g: Value, x: Value, y: Value, out: Value) -> Value:
     return unbroadcast(g * y, x.shape)
 
 
-def _multiply_vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+def _multiply_vjp_y(g: Value, x: Value, y: Value, out: Value) -> Value:
     return unbroadcast(g * x, y.shape)
 
 
-def multiply(x: Any, y: Any) -> Tensor:
+def multiply(x: TensorLike, y: TensorLike) -> Tensor:
     """x * y.
 
     Gradient: ∂/∂x = g·y, ∂/∂y = g·x, each summed over broadcast axes.
@@ -111,12 +115,12 @@ def multiply(x: Any, y: Any) -> Tensor:
     if not isinstance(x, Tensor):
         x, y = y, x
     if _float_tensor_and_number(x, y):
-        factor = y
+        tensor, factor = cast(Tensor, x), cast(float, y)
 
-        def vjp(g: Any, x: Any, out: Any) -> Any:
+        def vjp(g: Value, x: Value, out: Value) -> Value:
             return g * factor
 
-        return Tensor._from_op(x.data * factor, (x,), (vjp,), "multiply")
+        return Tensor._from_op(tensor.data * factor, (tensor,), (vjp,), "multiply")
     x, y = binary_operands(x, y)
     try:
         out = x.data * y.data
@@ -125,32 +129,33 @@ def multiply(x: Any, y: Any) -> Tensor:
     return Tensor._from_op(out, (x, y), (_multiply_vjp_x, _multiply_vjp_y), "multiply")
 
 
-def _divide_vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
+def _divide_vjp_x(g: Value, x: Value, y: Value, out: Value) -> Value:
     return unbroadcast(g / y, x.shape)
 
 
-def _divide_vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+def _divide_vjp_y(g: Value, x: Value, y: Value, out: Value) -> Value:
     return unbroadcast(-g * out / y, y.shape)
 
 
-def divide(x: Any, y: Any) -> Tensor:
+def divide(x: TensorLike, y: TensorLike) -> Tensor:
     """x / y.
 
     Gradient: ∂/∂x = g / y, ∂/∂y = -g·x / y² = -g·out / y, each summed over broadcast axes.
     """
     if _float_tensor_and_number(x, y):
-        divisor = y
+        tensor, divisor = cast(Tensor, x), cast(float, y)
 
-        def vjp_divisor(g: Any, x: Any, out: Any) -> Any:
+        def vjp_divisor(g: Value, x: Value, out: Value) -> Value:
             return g / divisor
 
-        return Tensor._from_op(x.data / divisor, (x,), (vjp_divisor,), "divide")
+        return Tensor._from_op(tensor.data / divisor, (tensor,), (vjp_divisor,), "divide")
     if _float_tensor_and_number(y, x):
+        tensor, dividend = cast(Tensor, y), cast(float, x)
 
-        def vjp_dividend(g: Any, y: Any, out: Any) -> Any:
+        def vjp_dividend(g: Value, y: Value, out: Value) -> Value:
             return -g * out / y
 
-        return Tensor._from_op(x / y.data, (y,), (vjp_dividend,), "divide")
+        return Tensor._from_op(dividend / tensor.data, (tensor,), (vjp_dividend,), "divide")
     x, y = binary_operands(x, y)
     if not is_float(x.data.dtype):
         # True division of integers gives the default float dtype, as in PyTorch.
@@ -162,7 +167,7 @@ def divide(x: Any, y: Any) -> Tensor:
     return Tensor._from_op(out, (x, y), (_divide_vjp_x, _divide_vjp_y), "divide")
 
 
-def _power_vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
+def _power_vjp_x(g: Value, x: Value, y: Value, out: Value) -> Value:
     # x^0 is constant: its derivative is 0 even at x = 0, where y·x^(y-1) would give 0·inf.
     # Only that point is masked, so that the slope stays differentiable in y elsewhere.
     undefined = (value(y) == 0) & (value(x) == 0)
@@ -173,27 +178,27 @@ def _power_vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
     return unbroadcast(g * slope, x.shape)
 
 
-def _power_vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+def _power_vjp_y(g: Value, x: Value, y: Value, out: Value) -> Value:
     positive_x = value(x) > 0
     safe_log = np.log(np.where(positive_x, x, 1))
     return unbroadcast(g * out * safe_log, y.shape)
 
 
-def power(x: Any, y: Any) -> Tensor:
+def power(x: TensorLike, y: TensorLike) -> Tensor:
     """x ** y.
 
     Gradient: ∂/∂x = g·y·x^(y-1); ∂/∂y = g·out·log(x), taken as 0 where x <= 0 (there x^y is
     only defined for the integer exponents at which y is not a smooth variable).
     """
     if _float_tensor_and_number(x, y):
-        exponent = y
+        tensor, exponent = cast(Tensor, x), cast(float, y)
 
-        def vjp(g: Any, x: Any, out: Any) -> Any:
+        def vjp(g: Value, x: Value, out: Value) -> Value:
             if exponent == 0:
                 return g * 0
             return g * exponent * x ** (exponent - 1)
 
-        return Tensor._from_op(x.data**exponent, (x,), (vjp,), "power")
+        return Tensor._from_op(tensor.data**exponent, (tensor,), (vjp,), "power")
     x, y = binary_operands(x, y)
     try:
         out = x.data**y.data
@@ -202,69 +207,69 @@ def power(x: Any, y: Any) -> Tensor:
     return Tensor._from_op(out, (x, y), (_power_vjp_x, _power_vjp_y), "power")
 
 
-def negative(x: Any) -> Tensor:
+def negative(x: TensorLike) -> Tensor:
     """-x. Gradient: -g."""
     x = as_tensor(x)
 
     return Tensor._from_op(-x.data, (x,), (_negated_vjp,), "negative")
 
 
-def positive(x: Any) -> Tensor:
+def positive(x: TensorLike) -> Tensor:
     """+x, a recorded identity (a fresh node for the same values). Gradient: g."""
     x = as_tensor(x)
 
     return Tensor._from_op(x.data.copy(), (x,), (_identity_vjp,), "positive")
 
 
-def _exp_vjp(g: Any, x: Any, out: Any) -> Any:
+def _exp_vjp(g: Value, x: Value, out: Value) -> Value:
     return g * out
 
 
-def exp(x: Any) -> Tensor:
+def exp(x: TensorLike) -> Tensor:
     """e^x. Gradient: g·out."""
     x = as_tensor(x)
 
     return Tensor._from_op(np.exp(x.data), (x,), (_exp_vjp,), "exp")
 
 
-def _log_vjp(g: Any, x: Any, out: Any) -> Any:
+def _log_vjp(g: Value, x: Value, out: Value) -> Value:
     return g / x
 
 
-def log(x: Any) -> Tensor:
+def log(x: TensorLike) -> Tensor:
     """Natural logarithm. Gradient: g / x."""
     x = as_tensor(x)
 
     return Tensor._from_op(np.log(x.data), (x,), (_log_vjp,), "log")
 
 
-def _sqrt_vjp(g: Any, x: Any, out: Any) -> Any:
+def _sqrt_vjp(g: Value, x: Value, out: Value) -> Value:
     return g / (2 * out)
 
 
-def sqrt(x: Any) -> Tensor:
+def sqrt(x: TensorLike) -> Tensor:
     """Square root. Gradient: g / (2·out)."""
     x = as_tensor(x)
 
     return Tensor._from_op(np.sqrt(x.data), (x,), (_sqrt_vjp,), "sqrt")
 
 
-def _abs_vjp(g: Any, x: Any, out: Any) -> Any:
+def _abs_vjp(g: Value, x: Value, out: Value) -> Value:
     return g * np.sign(value(x))
 
 
-def abs(x: Any) -> Tensor:
+def abs(x: TensorLike) -> Tensor:
     """|x|. Gradient: g·sign(x), so 0 at x = 0."""
     x = as_tensor(x)
 
     return Tensor._from_op(np.abs(x.data), (x,), (_abs_vjp,), "abs")
 
 
-def _tanh_vjp(g: Any, x: Any, out: Any) -> Any:
+def _tanh_vjp(g: Value, x: Value, out: Value) -> Value:
     return g * (1 - out * out)
 
 
-def tanh(x: Any) -> Tensor:
+def tanh(x: TensorLike) -> Tensor:
     """Hyperbolic tangent. Gradient: g·(1 - out²)."""
     x = as_tensor(x)
 
@@ -272,33 +277,33 @@ def tanh(x: Any) -> Tensor:
 
 
 # np.cos of a Tensor (create_graph) dispatches to cos, so these rules differentiate again.
-def _sin_vjp(g: Any, x: Any, out: Any) -> Any:
+def _sin_vjp(g: Value, x: Value, out: Value) -> Value:
     return g * np.cos(x)
 
 
-def sin(x: Any) -> Tensor:
+def sin(x: TensorLike) -> Tensor:
     """Sine. Gradient: g·cos(x)."""
     x = as_tensor(x)
 
     return Tensor._from_op(np.sin(x.data), (x,), (_sin_vjp,), "sin")
 
 
-def _cos_vjp(g: Any, x: Any, out: Any) -> Any:
+def _cos_vjp(g: Value, x: Value, out: Value) -> Value:
     return -(g * np.sin(x))
 
 
-def cos(x: Any) -> Tensor:
+def cos(x: TensorLike) -> Tensor:
     """Cosine. Gradient: -g·sin(x)."""
     x = as_tensor(x)
 
     return Tensor._from_op(np.cos(x.data), (x,), (_cos_vjp,), "cos")
 
 
-def _sigmoid_vjp(g: Any, x: Any, out: Any) -> Any:
+def _sigmoid_vjp(g: Value, x: Value, out: Value) -> Value:
     return g * out * (1 - out)
 
 
-def sigmoid(x: Any) -> Tensor:
+def sigmoid(x: TensorLike) -> Tensor:
     """The logistic function 1 / (1 + e^-x), computed without overflow.
 
     Gradient: g·out·(1 - out).
@@ -316,7 +321,7 @@ def sigmoid(x: Any) -> Tensor:
 _KERNEL_MIN_SIZE = 2048
 
 
-def _relu_vjp(g: Any, x: Any, out: Any) -> Any:
+def _relu_vjp(g: Value, x: Value, out: Value) -> Value:
     if type(g) is np.ndarray and g.size >= _KERNEL_MIN_SIZE:
         backward = kernel("relu_backward", g, out)
         if backward is not None:
@@ -326,7 +331,7 @@ def _relu_vjp(g: Any, x: Any, out: Any) -> Any:
     return g * (value(x) > 0)
 
 
-def relu(x: Any) -> Tensor:
+def relu(x: TensorLike) -> Tensor:
     """max(x, 0). Gradient: g where x > 0, else 0 (relu'(0) = 0)."""
     x = as_tensor(x)
     data = x.data
@@ -340,18 +345,18 @@ def relu(x: Any) -> Tensor:
     return Tensor._from_op(out, (x,), (_relu_vjp,), "relu")
 
 
-def _sign_vjp(g: Any, x: Any, out: Any) -> Any:
+def _sign_vjp(g: Value, x: Value, out: Value) -> Value:
     return g * 0
 
 
-def sign(x: Any) -> Tensor:
+def sign(x: TensorLike) -> Tensor:
     """-1, 0 or +1. Gradient: 0 everywhere it exists, so nothing can be learned through it."""
     x = as_tensor(x)
 
     return Tensor._from_op(np.sign(x.data), (x,), (_sign_vjp,), "sign")
 
 
-def heaviside(x: Any) -> Tensor:
+def heaviside(x: TensorLike) -> Tensor:
     """The step 1[x > 0] (0 at 0): the threshold unit with outputs 0 and 1. Gradient: 0
     everywhere it exists, like ``sign``."""
     x = as_tensor(x)
@@ -365,7 +370,7 @@ def _tie_weights(x: Any, y: Any, dtype: np.dtype) -> Any:
     return ((value(x) > value(y)).astype(dtype) + (value(x) >= value(y))) * 0.5
 
 
-def maximum(x: Any, y: Any) -> Tensor:
+def maximum(x: TensorLike, y: TensorLike) -> Tensor:
     """Elementwise maximum. Gradient: g to the larger input; at ties each gets g/2."""
     x, y = binary_operands(x, y)
     try:
@@ -373,16 +378,16 @@ def maximum(x: Any, y: Any) -> Tensor:
     except ValueError as error:
         raise _broadcast_error("maximum", x, y, error) from None
 
-    def vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
+    def vjp_x(g: Value, x: Value, y: Value, out: Value) -> Value:
         return unbroadcast(g * _tie_weights(x, y, g.dtype), x.shape)
 
-    def vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+    def vjp_y(g: Value, x: Value, y: Value, out: Value) -> Value:
         return unbroadcast(g * _tie_weights(y, x, g.dtype), y.shape)
 
     return Tensor._from_op(out, (x, y), (vjp_x, vjp_y), "maximum")
 
 
-def minimum(x: Any, y: Any) -> Tensor:
+def minimum(x: TensorLike, y: TensorLike) -> Tensor:
     """Elementwise minimum. Gradient: g to the smaller input; at ties each gets g/2."""
     x, y = binary_operands(x, y)
     try:
@@ -390,16 +395,16 @@ def minimum(x: Any, y: Any) -> Tensor:
     except ValueError as error:
         raise _broadcast_error("minimum", x, y, error) from None
 
-    def vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
+    def vjp_x(g: Value, x: Value, y: Value, out: Value) -> Value:
         return unbroadcast(g * _tie_weights(y, x, g.dtype), x.shape)
 
-    def vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+    def vjp_y(g: Value, x: Value, y: Value, out: Value) -> Value:
         return unbroadcast(g * _tie_weights(x, y, g.dtype), y.shape)
 
     return Tensor._from_op(out, (x, y), (vjp_x, vjp_y), "minimum")
 
 
-def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
+def clip(x: TensorLike, a_min: TensorLike | None = None, a_max: TensorLike | None = None) -> Tensor:
     """x limited to [a_min, a_max] (constant bounds; None means unbounded on that side).
 
     Gradient: g where a_min <= x <= a_max, else 0.
@@ -413,14 +418,14 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
     if out.dtype != x.data.dtype:
         out = out.astype(x.data.dtype)
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         inside = (value(x) >= low) & (value(x) <= high)
         return unbroadcast(g * inside, x.shape)
 
     return Tensor._from_op(out, (x,), (vjp,), "clip")
 
 
-def where(condition: Any, x: Any, y: Any) -> Tensor:
+def where(condition: TensorLike, x: TensorLike, y: TensorLike) -> Tensor:
     """x where ``condition`` holds, else y. The condition carries no gradient.
 
     Gradient: ∂/∂x = g where condition else 0; ∂/∂y = g where not condition else 0; each summed
@@ -436,16 +441,16 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
             "cannot be broadcast together"
         ) from None
 
-    def vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
+    def vjp_x(g: Value, x: Value, y: Value, out: Value) -> Value:
         return unbroadcast(np.where(condition, g, 0), x.shape)
 
-    def vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+    def vjp_y(g: Value, x: Value, y: Value, out: Value) -> Value:
         return unbroadcast(np.where(condition, 0, g), y.shape)
 
     return Tensor._from_op(out, (x, y), (vjp_x, vjp_y), "where")
 
 
-def astype(x: Any, dtype: DTypeLike) -> Tensor:
+def astype(x: TensorLike, dtype: DTypeLike) -> Tensor:
     """x converted to ``dtype``. Gradient: g converted back to x's dtype.
 
     A conversion to an integer or boolean dtype ends the graph: such tensors carry no gradient.
@@ -458,7 +463,7 @@ def astype(x: Any, dtype: DTypeLike) -> Tensor:
     if not is_float(target):
         return Tensor._wrap(out)
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         return g.astype(x.dtype)
 
     return Tensor._from_op(out, (source,), (vjp,), "astype")

@@ -8,16 +8,16 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.graph import JointRule
+from ..engine.graph import JointRule, Value
 from ..engine.kernels import kernel
-from ..engine.tensor import Tensor, as_tensor
+from ..engine.tensor import Tensor, TensorLike, as_tensor
 from ._constants import _constant
 from .elementwise import _KERNEL_MIN_SIZE, _relu_vjp, astype
 
 __all__ = ["leaky_relu", "linear", "linear_relu"]
 
 
-def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+def linear(x: TensorLike, weight: TensorLike, bias: TensorLike | None = None) -> Tensor:
     """y = x @ weightᵀ + bias, as one recorded node.
 
     Gradient: ∂/∂x = g @ W; ∂/∂W = gᵀ @ x (over all leading axes); ∂/∂b = g summed over all but
@@ -50,11 +50,11 @@ def _linear_input(x: Any, weight: Tensor) -> Tensor:
 
 
 # The rules of linear, defined once (not as closures per call: a layer runs thousands of times).
-def _linear_vjp_x(g: Any, x: Any, weight: Any, *rest: Any) -> Any:
+def _linear_vjp_x(g: Value, x: Value, weight: Value, *rest: Value) -> Value:
     return g @ weight
 
 
-def _linear_vjp_weight(g: Any, x: Any, weight: Any, *rest: Any) -> Any:
+def _linear_vjp_weight(g: Value, x: Value, weight: Value, *rest: Value) -> Value:
     out_features, in_features = weight.shape
     if x.ndim == 1:
         return g.reshape((out_features, 1)) @ x.reshape((1, in_features))
@@ -66,7 +66,7 @@ def _linear_vjp_weight(g: Any, x: Any, weight: Any, *rest: Any) -> Any:
     return rows.T @ inputs
 
 
-def _linear_vjp_bias(g: Any, x: Any, weight: Any, *rest: Any) -> Any:
+def _linear_vjp_bias(g: Value, x: Value, weight: Value, *rest: Value) -> Value:
     if g.ndim == 1:
         return g
     rows = g.reshape((-1, weight.shape[0]))
@@ -77,7 +77,7 @@ def _linear_vjp_bias(g: Any, x: Any, weight: Any, *rest: Any) -> Any:
     return _constant("ones", rows.shape[0], rows.dtype) @ rows
 
 
-def linear_relu(x: Any, weight: Any, bias: Any) -> Tensor:
+def linear_relu(x: TensorLike, weight: TensorLike, bias: TensorLike) -> Tensor:
     """relu(x @ weightᵀ + bias) as one recorded node: what ``nn.Sequential`` runs for a Linear
     followed by a ReLU. The bias and the ReLU are one pass over the product instead of two, and
     the graph has one node instead of two; values and gradients are those of the two ops.
@@ -103,7 +103,7 @@ def linear_relu(x: Any, weight: Any, bias: Any) -> Tensor:
 
 
 def _linear_relu_gradients(
-    g: Any, needs: Any, x: Any, weight: Any, bias: Any, out: Any
+    g: Value, needs: Value, x: Value, weight: Value, bias: Value, out: Value
 ) -> tuple[Any, Any, Any]:
     delta = _relu_vjp(g, out, out)  # out > 0 exactly where the affine part is
     return (
@@ -116,13 +116,13 @@ def _linear_relu_gradients(
 _LINEAR_RELU_RULE = JointRule(_linear_relu_gradients)
 
 
-def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(x: TensorLike, negative_slope: float = 0.01) -> Tensor:
     """x where x > 0, else negative_slope·x. Gradient: g·1 or g·negative_slope (slope at 0)."""
     x = as_tensor(x)
     positive = x.data > 0
     out = np.where(positive, x.data, x.data * negative_slope)
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         return g * np.where(positive, 1, negative_slope).astype(g.dtype)
 
     return Tensor._from_op(out, (x,), (vjp,), "leaky_relu")

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from ..engine.broadcast import unbroadcast
-from ..engine.tensor import Tensor
+from ..engine.graph import Value
+from ..engine.tensor import Tensor, TensorLike
 from ._operands import binary_operands
 
 
@@ -26,7 +27,7 @@ def _as_matrices(x: Any, y: Any, g: Any) -> tuple[Any, Any, Any]:
     return x, y, g
 
 
-def matmul(x: Any, y: Any) -> Tensor:
+def matmul(x: TensorLike, y: TensorLike) -> Tensor:
     """The matrix product x @ y, with NumPy's rules for 1-D operands and batch broadcasting.
 
     Gradient: ∂/∂x = g @ yᵀ, ∂/∂y = xᵀ @ g (transposing the last two axes), with batch axes
@@ -53,11 +54,11 @@ def matmul(x: Any, y: Any) -> Tensor:
             f"matmul: the batch axes of shapes {x.shape} and {y.shape} cannot be broadcast together"
         ) from None
 
-    def vjp_x(g: Any, x: Any, y: Any, out: Any) -> Any:
+    def vjp_x(g: Value, x: Value, y: Value, out: Value) -> Value:
         x2, y2, g2 = _as_matrices(x, y, g)
         return unbroadcast(g2 @ y2.swapaxes(-1, -2), x2.shape).reshape(x.shape)
 
-    def vjp_y(g: Any, x: Any, y: Any, out: Any) -> Any:
+    def vjp_y(g: Value, x: Value, y: Value, out: Value) -> Value:
         x2, y2, g2 = _as_matrices(x, y, g)
         return unbroadcast(x2.swapaxes(-1, -2) @ g2, y2.shape).reshape(y.shape)
 

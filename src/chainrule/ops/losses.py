@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.graph import Value
 from ..engine.kernels import kernel
-from ..engine.tensor import Tensor, as_tensor
+from ..engine.tensor import Tensor, TensorLike, as_tensor
 from ._constants import _constant
 from .elementwise import astype, sigmoid
 from .reduce import softmax
@@ -85,7 +86,7 @@ def _label_index(labels: np.ndarray) -> Any:
 
 
 def cross_entropy(
-    input: Any, target: Any, reduction: str = "mean", label_smoothing: float = 0.0
+    input: TensorLike, target: TensorLike, reduction: str = "mean", label_smoothing: float = 0.0
 ) -> Tensor:
     """Softmax cross-entropy of logits (N, C) or (C,) with class indices or probabilities.
 
@@ -131,7 +132,7 @@ def cross_entropy(
         np.put_along_axis(q, labels[..., None], 1 - label_smoothing + label_smoothing / classes, -1)
         return q
 
-    def vjp(g: Any, z: Any, out: Any) -> Any:
+    def vjp(g: Value, z: Value, out: Value) -> Value:
         per_sample = _per_sample_cotangent(g, reduction, count)
         if indices and not label_smoothing and not isinstance(z, Tensor):
             # The common case, without building the one-hot matrix: softmax minus 1 at the label.
@@ -165,7 +166,7 @@ def _cross_entropy_by_index(fused: Any, logits: Tensor, labels: Any, reduction: 
     at_labels = _label_index(labels)
     count = losses.size
 
-    def vjp(g: Any, z: Any, out: Any) -> Any:
+    def vjp(g: Value, z: Value, out: Value) -> Value:
         per_sample = _per_sample_cotangent(g, reduction, count)
         scale = per_sample.reshape(-1, 1) if reduction == "none" else per_sample
         if isinstance(z, Tensor):  # create_graph: the softmax recorded as ops
@@ -185,7 +186,7 @@ def _matching_target(target: Any, input: Tensor) -> Tensor:
     return t if t.data.dtype == input.data.dtype else astype(t, input.data.dtype)
 
 
-def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(input: TensorLike, target: TensorLike, reduction: str = "mean") -> Tensor:
     """-[t·log p + (1 - t)·log(1 - p)] for probabilities p, each log clamped at -100 (as PyTorch)
     so that p = 0 or 1 gives a large finite loss instead of inf.
 
@@ -210,11 +211,11 @@ def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Te
     count = losses.size
     out = _reduce_values(losses, reduction)
 
-    def vjp_p(g: Any, p: Any, t: Any, out: Any) -> Any:
+    def vjp_p(g: Value, p: Value, t: Value, out: Value) -> Value:
         scale = _per_sample_cotangent(g, reduction, count)
         return scale * (p - t) / np.maximum(p * (1 - p), 1e-12)
 
-    def vjp_t(g: Any, p: Any, t: Any, out: Any) -> Any:
+    def vjp_t(g: Value, p: Value, t: Value, out: Value) -> Value:
         scale = _per_sample_cotangent(g, reduction, count)
         with np.errstate(divide="ignore"):
             return scale * (np.maximum(np.log(1 - p), -100) - np.maximum(np.log(p), -100))
@@ -222,7 +223,9 @@ def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Te
     return Tensor._from_op(out, (p, t), (vjp_p, vjp_t), "binary_cross_entropy")
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy_with_logits(
+    input: TensorLike, target: TensorLike, reduction: str = "mean"
+) -> Tensor:
     """Binary cross-entropy of sigmoid(z), computed from the logits z without overflow:
     softplus(z) - z·t, with softplus(z) = log(1 + e^z) = max(z, 0) + log(1 + e^-|z|).
 
@@ -242,7 +245,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "
     count = losses.size
     out = _reduce_values(losses, reduction)
 
-    def vjp_z(g: Any, z: Any, t: Any, out: Any) -> Any:
+    def vjp_z(g: Value, z: Value, t: Value, out: Value) -> Value:
         if isinstance(z, Tensor):
             probabilities = sigmoid(z)
         else:
@@ -250,7 +253,7 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "
             probabilities = np.exp(z - softplus)
         return _per_sample_cotangent(g, reduction, count) * (probabilities - t)
 
-    def vjp_t(g: Any, z: Any, t: Any, out: Any) -> Any:
+    def vjp_t(g: Value, z: Value, t: Value, out: Value) -> Value:
         return -_per_sample_cotangent(g, reduction, count) * z
 
     return Tensor._from_op(out, (z, t), (vjp_z, vjp_t), "binary_cross_entropy_with_logits")
@@ -275,7 +278,9 @@ def _sign_targets(target: Any, scores: Tensor, loss: str) -> np.ndarray:
     return array.astype(scores.dtype)
 
 
-def hinge_loss(input: Any, target: Any, margin: float = 0.0, reduction: str = "mean") -> Tensor:
+def hinge_loss(
+    input: TensorLike, target: TensorLike, margin: float = 0.0, reduction: str = "mean"
+) -> Tensor:
     """max(0, margin - z·t) for targets t in {-1, +1}; margin 0 is the perceptron criterion.
 
     Gradient: -g·t where z·t <= margin, else 0. The boundary z·t = margin counts as a mistake,
@@ -287,7 +292,7 @@ def hinge_loss(input: Any, target: Any, margin: float = 0.0, reduction: str = "m
     active = z.data * t <= margin
     losses = np.where(active, margin - z.data * t, 0).astype(z.dtype)
 
-    def vjp(g: Any, z: Any, out: Any) -> Any:
+    def vjp(g: Value, z: Value, out: Value) -> Value:
         return g * np.where(active, -t, 0).astype(t.dtype)
 
     return _reduce(Tensor._from_op(losses, (z,), (vjp,), "hinge_loss"), reduction)

@@ -10,36 +10,37 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.tensor import Tensor, as_tensor
+from ..engine.graph import Value
+from ..engine.tensor import Axis, Tensor, TensorLike, as_tensor
 from ._operands import kept_shape, normalize_axes, value
 
 
-def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+def sum(x: TensorLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis`` (all axes by default). Gradient: g copied to every summed element."""
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "sum")
     out = np.sum(x.data, axis=axes, keepdims=keepdims)
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         return np.broadcast_to(g.reshape(kept_shape(x.shape, axes)), x.shape)
 
     return Tensor._from_op(out, (x,), (vjp,), "sum")
 
 
-def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+def mean(x: TensorLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis``. Gradient: g / n copied to each of the n averaged elements."""
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "mean")
     out = np.mean(x.data, axis=axes, keepdims=keepdims)
     count = int(np.prod([x.shape[a] for a in axes]))
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         return np.broadcast_to(g.reshape(kept_shape(x.shape, axes)) / count, x.shape)
 
     return Tensor._from_op(out, (x,), (vjp,), "mean")
 
 
-def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+def var(x: TensorLike, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """Variance over ``axis``: sum((x - mean)²) / (n - ddof).
 
     Gradient: g·2(x - mean) / (n - ddof).
@@ -52,7 +53,7 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tens
     # With ddof >= n the variance is undefined (NumPy gives nan or inf); so is its slope.
     scale = 2 / (count - ddof) if count > ddof else np.nan
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         centred = x - x.mean(axis=axes, keepdims=True)
         return g.reshape(kept_shape(x.shape, axes)) * centred * scale
 
@@ -67,7 +68,7 @@ def _extremum(x: Any, axis: Any, keepdims: bool, op: str) -> Tensor:
     reduce = np.max if op == "max" else np.min
     out = reduce(x.data, axis=axes, keepdims=keepdims)
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         shape = kept_shape(x.shape, axes)
         winners = value(x) == value(out).reshape(shape)
         # Tied winners share the gradient equally.
@@ -77,17 +78,17 @@ def _extremum(x: Any, axis: Any, keepdims: bool, op: str) -> Tensor:
     return Tensor._from_op(out, (x,), (vjp,), op)
 
 
-def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+def max(x: TensorLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Largest element over ``axis``. Gradient: g to the maximum; tied maxima share it equally."""
     return _extremum(x, axis, keepdims, "max")
 
 
-def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+def min(x: TensorLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Smallest element over ``axis``. Gradient: g to the minimum; tied minima share it equally."""
     return _extremum(x, axis, keepdims, "min")
 
 
-def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+def logsumexp(x: TensorLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) over ``axis``, stable for inputs of any size.
 
     Gradient: g·exp(x - out), the softmax of x over ``axis``.
@@ -103,14 +104,14 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     if not keepdims:
         out = out.reshape([size for i, size in enumerate(x.shape) if i not in axes])
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         shape = kept_shape(x.shape, axes)
         return g.reshape(shape) * np.exp(x - out.reshape(shape))
 
     return Tensor._from_op(out, (x,), (vjp,), "logsumexp")
 
 
-def softmax(x: Any, axis: Any = -1) -> Tensor:
+def softmax(x: TensorLike, axis: Axis = -1) -> Tensor:
     """exp(x) / sum(exp(x)) over ``axis`` (the last by default), stable for any inputs.
 
     Gradient: out·(g - sum(g·out, axis)).
@@ -120,13 +121,13 @@ def softmax(x: Any, axis: Any = -1) -> Tensor:
     exps = np.exp(x.data - np.max(x.data, axis=axes, keepdims=True))
     out = exps / np.sum(exps, axis=axes, keepdims=True)
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         return out * (g - (g * out).sum(axis=axes, keepdims=True))
 
     return Tensor._from_op(out, (x,), (vjp,), "softmax")
 
 
-def log_softmax(x: Any, axis: Any = -1) -> Tensor:
+def log_softmax(x: TensorLike, axis: Axis = -1) -> Tensor:
     """x - logsumexp(x) over ``axis`` (the last by default), stable for any inputs.
 
     Gradient: g - exp(out)·sum(g, axis).
@@ -136,7 +137,7 @@ def log_softmax(x: Any, axis: Any = -1) -> Tensor:
     shifted = x.data - np.max(x.data, axis=axes, keepdims=True)
     out = shifted - np.log(np.sum(np.exp(shifted), axis=axes, keepdims=True))
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         return g - np.exp(out) * g.sum(axis=axes, keepdims=True)
 
     return Tensor._from_op(out, (x,), (vjp,), "log_softmax")

@@ -8,12 +8,13 @@ from typing import Any
 import numpy as np
 
 from ..engine.broadcast import unbroadcast
-from ..engine.tensor import Tensor, as_tensor
+from ..engine.graph import Value
+from ..engine.tensor import Axis, Tensor, TensorLike, as_tensor
 from ._operands import common_dtype, normalize_axes
 from .elementwise import astype
 
 
-def reshape(x: Any, shape: Any) -> Tensor:
+def reshape(x: TensorLike, shape: Any) -> Tensor:
     """x with a new shape holding the same elements. Gradient: g reshaped back."""
     x = as_tensor(x)
     new_shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
@@ -25,13 +26,13 @@ def reshape(x: Any, shape: Any) -> Tensor:
             f"shape {new_shape}"
         ) from None
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         return g.reshape(x.shape)
 
     return Tensor._from_op(out, (x,), (vjp,), "reshape")
 
 
-def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
+def transpose(x: TensorLike, axes: Sequence[int] | None = None) -> Tensor:
     """x with its axes permuted (reversed by default). Gradient: g with the inverse permutation."""
     x = as_tensor(x)
     if axes is None:
@@ -46,26 +47,26 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
     inverse = tuple(int(i) for i in np.argsort(order))
     out = x.data.transpose(order)
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         return g.transpose(inverse)
 
     return Tensor._from_op(out, (x,), (vjp,), "transpose")
 
 
-def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+def swapaxes(x: TensorLike, axis1: int, axis2: int) -> Tensor:
     """x with two axes interchanged. Gradient: g with the same two axes interchanged."""
     x = as_tensor(x)
     normalize_axes((axis1,), x.ndim, "swapaxes")
     normalize_axes((axis2,), x.ndim, "swapaxes")
     out = x.data.swapaxes(axis1, axis2)
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         return g.swapaxes(axis1, axis2)
 
     return Tensor._from_op(out, (x,), (vjp,), "swapaxes")
 
 
-def expand_dims(x: Any, axis: Any) -> Tensor:
+def expand_dims(x: TensorLike, axis: Any) -> Tensor:
     """x with new axes of size 1 inserted at ``axis``. Gradient: g reshaped back."""
     x = as_tensor(x)
     try:
@@ -76,13 +77,13 @@ def expand_dims(x: Any, axis: Any) -> Tensor:
             f"{x.ndim + (1 if isinstance(axis, int) else len(axis))} dimensions"
         ) from None
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         return g.reshape(x.shape)
 
     return Tensor._from_op(out, (x,), (vjp,), "expand_dims")
 
 
-def squeeze(x: Any, axis: Any = None) -> Tensor:
+def squeeze(x: TensorLike, axis: Axis = None) -> Tensor:
     """x without axes of size 1 (only those in ``axis`` if given). Gradient: g reshaped back."""
     x = as_tensor(x)
     if axis is not None:
@@ -93,13 +94,13 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
                 )
     out = np.squeeze(x.data, axis=axis)
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         return g.reshape(x.shape)
 
     return Tensor._from_op(out, (x,), (vjp,), "squeeze")
 
 
-def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
+def broadcast_to(x: TensorLike, shape: Sequence[int]) -> Tensor:
     """x repeated along new or size-1 axes to ``shape``. Gradient: g summed back to x's shape."""
     x = as_tensor(x)
     target = tuple(shape)
@@ -110,7 +111,7 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
             f"broadcast_to: a tensor of shape {x.shape} cannot be broadcast to shape {target}"
         ) from None
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         return unbroadcast(g, x.shape)
 
     return Tensor._from_op(out, (x,), (vjp,), "broadcast_to")
@@ -121,14 +122,14 @@ def _common_dtype(tensors: list[Tensor]) -> list[Tensor]:
     return [t if t.data.dtype == dtype else astype(t, dtype) for t in tensors]
 
 
-def _slice_vjp(index: tuple[Any, ...]) -> Any:
-    def vjp(g: Any, *values: Any) -> Any:
+def _slice_vjp(index: tuple[Any, ...]) -> Value:
+    def vjp(g: Value, *values: Value) -> Value:
         return g[index]
 
     return vjp
 
 
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+def concatenate(tensors: Sequence[TensorLike], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis. Gradient: each input gets its slice of g."""
     if not len(tensors):
         raise ValueError("concatenate: needs at least one tensor")
@@ -150,7 +151,7 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return Tensor._from_op(out, tuple(parts), tuple(vjps), "concatenate")
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+def stack(tensors: Sequence[TensorLike], axis: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis. Gradient: each input gets its slice of g."""
     if not len(tensors):
         raise ValueError("stack: needs at least one tensor")
@@ -198,13 +199,13 @@ def _scatter_add(g: Any, index: Any, shape: tuple[int, ...]) -> Any:
     if not isinstance(g, Tensor):
         return _scatter_add_array(g, index, shape)
 
-    def vjp(g2: Any, values: Any, out: Any) -> Any:
+    def vjp(g2: Value, values: Value, out: Value) -> Value:
         return g2[index]
 
     return Tensor._from_op(_scatter_add_array(g.data, index, shape), (g,), (vjp,), "scatter_add")
 
 
-def getitem(x: Any, index: Any) -> Tensor:
+def getitem(x: TensorLike, index: Any) -> Tensor:
     """x[index] with NumPy's basic and advanced indexing.
 
     Gradient: g added into zeros of x's shape at ``index``; elements selected more than once
@@ -217,7 +218,7 @@ def getitem(x: Any, index: Any) -> Tensor:
     except IndexError as error:
         raise IndexError(f"getitem: {error} (tensor of shape {x.shape})") from None
 
-    def vjp(g: Any, x: Any, out: Any) -> Any:
+    def vjp(g: Value, x: Value, out: Value) -> Value:
         return _scatter_add(g, index, x.shape)
 
     return Tensor._from_op(out, (x,), (vjp,), "getitem")
