@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,6 +183,36 @@ def gradcheck_model(
     >>> report.passed, [check.name for check in report.parameters]
     (True, ['0.weight', '0.bias', '2.weight', '2.bias'])
     """
+    step = _checked_arguments(model, eps, max_elements)
+    parameters = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    if not parameters:
+        raise ValueError("gradcheck_model: the model has no parameters that require grad")
+    inputs = _float64_batch(x)
+    targets = _float64_batch(y)
+    generator = resolve_rng(rng) if max_elements is not None else None
+
+    def loss_value() -> Any:
+        return loss_fn(model(inputs), targets)
+
+    with _in_float64(model, [p for _, p in parameters]) as copies:
+        analytic = _analytic_gradients(loss_value, [p for _, p in parameters])
+        checks = []
+        for (name, _), array, gradient in zip(parameters, copies, analytic):
+            indices = _chosen_indices(array.shape, max_elements, generator)
+            numerical = _numerical_gradient(loss_value, array, indices, step)
+            checks.append(_compare(name, array.shape, indices, gradient, numerical, atol, rtol))
+    return ModelGradcheckReport(
+        passed=all(check.passed for check in checks),
+        max_abs_error=max(check.max_abs_error for check in checks),
+        max_rel_error=max(check.max_rel_error for check in checks),
+        atol=atol,
+        rtol=rtol,
+        parameters=checks,
+    )
+
+
+def _checked_arguments(model: Any, eps: float | None, max_elements: int | None) -> float:
+    """Refuse what cannot be checked; return the finite-difference step."""
     if not callable(getattr(model, "named_parameters", None)):
         raise TypeError(
             f"gradcheck_model: model must be a chainrule.nn.Module, got {type(model).__name__}"
@@ -191,45 +222,28 @@ def gradcheck_model(
         raise ValueError(f"gradcheck_model: eps must be positive, got {eps}")
     if max_elements is not None and (isinstance(max_elements, bool) or max_elements < 1):
         raise ValueError(f"gradcheck_model: max_elements must be None or >= 1, got {max_elements}")
-    parameters = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-    if not parameters:
-        raise ValueError("gradcheck_model: the model has no parameters that require grad")
-    inputs = _float64_batch(x)
-    targets = _float64_batch(y)
-    generator = resolve_rng(rng) if max_elements is not None else None
+    return step
 
+
+@contextlib.contextmanager
+def _in_float64(model: Any, parameters: list[Any]) -> Iterator[list[np.ndarray]]:
+    """The model in evaluation mode with float64 copies of ``parameters`` in place of their
+    arrays (yielded), no gradients; every array, gradient and module mode restored after."""
     modes = [(module, module.training) for module in model.modules()]
-    saved = [(p, p.data, p.grad) for _, p in parameters]
+    saved = [(p, p.data, p.grad) for p in parameters]
     try:
         model.eval()
-        copies = [np.array(p.data, dtype=np.float64) for _, p in parameters]
-        for (_, p), copy in zip(parameters, copies):
+        copies = [np.array(p.data, dtype=np.float64) for p in parameters]
+        for p, copy in zip(parameters, copies):
             p.data = copy
             p.grad = None
-
-        def loss_value() -> Any:
-            return loss_fn(model(inputs), targets)
-
-        analytic = _analytic_gradients(loss_value, [p for _, p in parameters])
-        checks = []
-        for (name, _), array, gradient in zip(parameters, copies, analytic):
-            indices = _chosen_indices(array.shape, max_elements, generator)
-            numerical = _numerical_gradient(loss_value, array, indices, step)
-            checks.append(_compare(name, array.shape, indices, gradient, numerical, atol, rtol))
+        yield copies
     finally:
         for p, data, grad in saved:
             p.data = data
             p.grad = grad
         for module, training in modes:
             module.training = training
-    return ModelGradcheckReport(
-        passed=all(check.passed for check in checks),
-        max_abs_error=max(check.max_abs_error for check in checks),
-        max_rel_error=max(check.max_rel_error for check in checks),
-        atol=atol,
-        rtol=rtol,
-        parameters=checks,
-    )
 
 
 def _float64_batch(value: Any) -> Any:

@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeAlias
 
 import numpy as np
 
@@ -454,15 +454,23 @@ class _OneLineErrors(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..demos import DEMOS
-    from ..nn.models import ACTIVATIONS
-    from .train_command import DATASETS, OPTIMIZERS
-
     parser = _OneLineErrors(
         prog="chainrule", description="Neural networks from first principles on NumPy."
     )
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_train, _add_gradcheck, _add_predict_and_info, _add_explain, _add_demo):
+        add(commands)
+    return parser
+
+
+# The subcommands of the parser (a string: argparse's class is not subscriptable at run time).
+Subcommands: TypeAlias = "argparse._SubParsersAction[_OneLineErrors]"
+
+
+def _add_train(commands: Subcommands) -> None:
+    from ..nn.models import ACTIVATIONS
+    from .train_command import DATASETS, OPTIMIZERS
 
     train = commands.add_parser(
         "train",
@@ -528,6 +536,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(handler=_train)
 
+
+def _add_gradcheck(commands: Subcommands) -> None:
     check = commands.add_parser(
         "gradcheck",
         help="check every differentiable function against finite differences",
@@ -542,6 +552,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(handler=_gradcheck)
 
+
+def _add_predict_and_info(commands: Subcommands) -> None:
     predict = commands.add_parser(
         "predict", help="print the predicted class of each row of INPUT (.npy or .csv)"
     )
@@ -553,6 +565,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("model", type=_path)
     info.set_defaults(handler=_info)
 
+
+def _add_explain(commands: Subcommands) -> None:
     explain = commands.add_parser(
         "explain",
         help="show the backward pass of a small worked example, step by step",
@@ -561,6 +575,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--format", choices=("text", "markdown", "html", "json"), default="text")
     explain.set_defaults(handler=_explain)
+
+
+def _add_demo(commands: Subcommands) -> None:
+    from ..demos import DEMOS
 
     demo = commands.add_parser(
         "demo",
@@ -584,7 +602,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", metavar="N", type=_seed, default=0, help="seed of the data and the weights"
     )
     demo.set_defaults(handler=_demo)
-    return parser
 
 
 class _OutputFailed(Exception):
