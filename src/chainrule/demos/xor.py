@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from .. import nn, optim
 from ..classic import Perceptron
 from ..data import DataLoader, TensorDataset, make_xor
 from ..plots.training import draw_decision_boundary
-from ..train import evaluate, fit
+from ..train import History, evaluate, fit
 from . import _figures
 from ._result import DemoResult
 
@@ -58,13 +59,6 @@ def run(out: Path, *, seed: int = 0, animate: bool = False) -> XorResult:
     """
     X, y = make_xor(N_SAMPLES, seed=seed)
     perceptron = Perceptron(max_epochs=PERCEPTRON_EPOCHS).fit(X, y, record=True)
-    assert perceptron.history_ is not None
-    mistakes = np.bincount(
-        [update.epoch for update in perceptron.history_], minlength=perceptron.n_epochs_ + 1
-    )[1:]
-
-    perceptron_accuracy = perceptron.score(X, y)
-
     rng = np.random.default_rng(seed)
     network = nn.mlp(2, [HIDDEN], 2, "tanh", rng=rng)
     loss_fn = nn.CrossEntropyLoss()
@@ -80,11 +74,38 @@ def run(out: Path, *, seed: int = 0, animate: bool = False) -> XorResult:
 
     figure = _figures.new_figure(15.0, 4.9)
     left, middle, right = figure.subplots(1, 3)
+    _draw_perceptron(left, perceptron, X, y)
+    draw_decision_boundary(middle, network, X, y)
+    middle.set_title(
+        f"Network 2-{HIDDEN}-2 (tanh), {history.epochs} epochs\n"
+        f"training accuracy {network_accuracy:.0%}",
+        fontsize=12,
+    )
+    middle.legend(
+        handles=_figures.class_handles(), loc="upper center", fontsize=9, framealpha=0.9, ncols=2
+    )
+    _draw_errors(right, perceptron, history, len(X))
+    figure.suptitle("XOR: one line is not enough, one hidden layer is", fontsize=13)
+    path = _figures.save_png(figure, out / "xor.png")
+    return XorResult(
+        n_samples=len(X),
+        perceptron_converged=perceptron.converged_,
+        perceptron_epochs=perceptron.n_epochs_,
+        perceptron_accuracy=perceptron.score(X, y),
+        network_accuracy=network_accuracy,
+        network_epochs=history.epochs,
+        files=[path],
+    )
+
+
+def _draw_perceptron(axes: Any, perceptron: Perceptron, X: np.ndarray, y: np.ndarray) -> None:
+    """The perceptron's last lines (grey) and its final one, over the data."""
+    assert perceptron.history_ is not None
     xlim, ylim = _figures.limits(X, pad=0.1)
     recent = perceptron.history_[-RECENT_LINES - 1 : -1]
     for number, update in enumerate(recent):
         _figures.draw_line(
-            left,
+            axes,
             update.coef[0],
             float(update.intercept[0]),
             xlim,
@@ -96,63 +117,39 @@ def run(out: Path, *, seed: int = 0, animate: bool = False) -> XorResult:
         )
     w, b = perceptron.coef_[0], float(perceptron.intercept_[0])
     visible = _figures.crosses_view(w, b, xlim, ylim)
-    _figures.draw_linear_rule(
-        left,
-        w,
-        b,
-        xlim,
-        ylim,
-        label="its last line" if visible else "its last line (outside this view)",
-    )
-    _figures.scatter_classes(left, X, y, size=14)
-    left.set(xlabel="x₁", ylabel="x₂", aspect="equal")
-    left.set_title(
-        f"Perceptron, {perceptron.n_epochs_} epochs: not converged\n"
-        f"accuracy {perceptron_accuracy:.0%}"
+    label = "its last line" if visible else "its last line (outside this view)"
+    _figures.draw_linear_rule(axes, w, b, xlim, ylim, label=label)
+    _figures.scatter_classes(axes, X, y, size=14)
+    axes.set(xlabel="x₁", ylabel="x₂", aspect="equal")
+    accuracy = perceptron.score(X, y)
+    axes.set_title(
+        f"Perceptron, {perceptron.n_epochs_} epochs: not converged\naccuracy {accuracy:.0%}"
         if not perceptron.converged_
-        else f"Perceptron: converged, accuracy {perceptron_accuracy:.0%}",
+        else f"Perceptron: converged, accuracy {accuracy:.0%}",
         fontsize=12,
     )
-    left.legend(loc="upper center", fontsize=9, framealpha=0.9, ncols=2)
+    axes.legend(loc="upper center", fontsize=9, framealpha=0.9, ncols=2)
 
-    draw_decision_boundary(middle, network, X, y)
-    middle.set_title(
-        f"Network 2-{HIDDEN}-2 (tanh), {history.epochs} epochs\n"
-        f"training accuracy {network_accuracy:.0%}",
-        fontsize=12,
-    )
-    middle.legend(
-        handles=_figures.class_handles(),
-        loc="upper center",
-        fontsize=9,
-        framealpha=0.9,
-        ncols=2,
-    )
 
-    right.plot(
+def _draw_errors(axes: Any, perceptron: Perceptron, history: History, samples: int) -> None:
+    """The fraction of training points wrong in each epoch, for both learners."""
+    assert perceptron.history_ is not None
+    mistakes = np.bincount(
+        [update.epoch for update in perceptron.history_], minlength=perceptron.n_epochs_ + 1
+    )[1:]
+    axes.plot(
         np.arange(1, len(mistakes) + 1),
-        mistakes / len(X),
+        mistakes / samples,
         color="dimgray",
         label="perceptron (mistakes in the epoch)",
     )
-    right.plot(
+    axes.plot(
         np.arange(1, history.epochs + 1),
         1.0 - np.asarray(history.train_accuracy),
         color="tab:green",
         label="network (errors during the epoch)",
     )
-    right.set(xlabel="epoch", ylabel="fraction of training points wrong", ylim=(-0.02, 1.0))
-    right.set_title("Training errors per epoch", fontsize=12)
-    right.grid(alpha=0.3)
-    right.legend(fontsize=9)
-    figure.suptitle("XOR: one line is not enough, one hidden layer is", fontsize=13)
-    path = _figures.save_png(figure, out / "xor.png")
-    return XorResult(
-        n_samples=len(X),
-        perceptron_converged=perceptron.converged_,
-        perceptron_epochs=perceptron.n_epochs_,
-        perceptron_accuracy=perceptron_accuracy,
-        network_accuracy=network_accuracy,
-        network_epochs=history.epochs,
-        files=[path],
-    )
+    axes.set(xlabel="epoch", ylabel="fraction of training points wrong", ylim=(-0.02, 1.0))
+    axes.set_title("Training errors per epoch", fontsize=12)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=9)
