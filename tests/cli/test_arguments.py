@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import one_line as _one_line
+from cli_helpers import run as _run
 
 import chainrule as cr
 from chainrule.cli import commands as cli
@@ -21,19 +23,6 @@ from chainrule.cli.commands import build_parser, main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 XOR = ["--data", "xor", "--epochs", "1", "--hidden", "4", "--quiet"]
-
-
-def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _one_line(err: str) -> str:
-    assert "Traceback" not in err
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def _refused_at_parsing(capsys: pytest.CaptureFixture[str], *args: str) -> str:

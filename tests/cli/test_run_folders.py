@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from cli_helpers import one_line as _one_line
+from cli_helpers import run as _run
 
 import chainrule as cr
 from chainrule.cli import main, run_folder
@@ -26,16 +28,7 @@ QUICK = ["--data", "moons", "--hidden", "4", "--epochs", "3", "--quiet"]
 
 
 def _train(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["train", *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _one_line(err: str) -> str:
-    assert "Traceback" not in err
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
+    return _run(capsys, "train", *args)
 
 
 def _fingerprint(folder: Path) -> dict[str, str]:
