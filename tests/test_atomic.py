@@ -72,3 +72,24 @@ def test_a_path_writer_that_fails_leaves_the_old_file_and_no_temporary(tmp_path:
     finally:
         os.umask(old_mask)
     assert target.read_bytes() == b"new" and target.stat().st_mode & 0o777 == 0o644
+
+
+def test_every_stop_signal_during_a_write_reaches_its_handler_once(tmp_path: Path) -> None:
+    terms: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: terms.append(signum))
+
+    def write(file: IO[bytes]) -> None:
+        file.write(b"a")
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        file.write(b"b")
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            atomic_write(tmp_path / "x", write)
+        assert terms == [signal.SIGTERM]  # held, then delivered once
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert (tmp_path / "x").read_bytes() == b"ab"

@@ -38,19 +38,24 @@ def _signals_deferred() -> Iterator[None]:
     def hold(signum: int, frame: object) -> None:
         received.append(signum)
 
-    stops = [signal.SIGINT, signal.SIGTERM]
-    previous = {stop: signal.signal(stop, hold) for stop in stops}
+    previous_term = signal.signal(signal.SIGTERM, hold)
+    try:
+        previous_int = signal.signal(signal.SIGINT, hold)
+    except BaseException:
+        signal.signal(signal.SIGTERM, previous_term)
+        raise
     try:
         yield
     finally:
-        for stop, handler in previous.items():
-            signal.signal(stop, handler)
-        if received:
-            handler = previous[signal.Signals(received[0])]
-            if callable(handler):
-                handler(received[0], None)  # Python's own for SIGINT raises KeyboardInterrupt
-            elif handler == signal.SIG_DFL:
-                os.kill(os.getpid(), received[0])  # the default action: end the process
+        # SIGTERM first: a Ctrl-C meanwhile is still held (and replayed below).
+        try:
+            signal.signal(signal.SIGTERM, previous_term)
+        finally:
+            signal.signal(signal.SIGINT, previous_int)
+        # Each signal that came, once, in order, to its usual handler: Python's own for SIGINT
+        # raises KeyboardInterrupt, SIGTERM's default ends the process.
+        for signum in dict.fromkeys(received):
+            signal.raise_signal(signum)
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> Path:

@@ -246,11 +246,13 @@ def _clip(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def check_checkpoint_header(source: object, header: Mapping[str, Any]) -> None:
+def check_checkpoint_header(source: object, header: dict[str, Any]) -> None:
     """Refuse a checkpoint header whose fields are missing or of the wrong JSON types (the
     values themselves are checked by the optimiser, loaders and callbacks that restore them)."""
     if header.get("kind") != "checkpoint":
         raise ModelFileError(f"{source}: not a training checkpoint (a model file, perhaps)")
+    if "metadata" not in header:  # checkpoints of chainrule 0.1.0 before it recorded settings
+        header["metadata"] = {}
     _check_fields(source, header, _CHECKPOINT_FIELDS)
     if header["epoch"] < 0:
         raise ModelFileError(f"{source}: the checkpoint's epoch {header['epoch']} is negative")

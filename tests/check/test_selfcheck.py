@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import chainrule as cr
@@ -62,3 +63,13 @@ def test_module_entry_point_runs() -> None:
         [sys.executable, "-m", "chainrule", "--version"], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == f"chainrule {cr.__version__}"
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_self_checks_inputs_lie_in_the_domains_it_prints(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for name, domain in DOMAINS.items():
+        for position, (array, interval) in enumerate(
+            zip(domain.example_inputs(rng), domain.inputs)
+        ):
+            assert interval.holds(array), f"{name} input {position}: {interval.describe()}"

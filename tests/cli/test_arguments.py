@@ -306,6 +306,45 @@ def test_predict_prints_one_label_per_row_of_a_usable_input(
     assert len(labels) == 3 and set(labels) <= {"0", "1"}
 
 
+def test_a_probability_output_is_split_at_one_half(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chainrule import nn
+
+    model = nn.Sequential(nn.Linear(1, 1), nn.Sigmoid())
+    model.load_state_dict(
+        {"0.weight": np.array([[1.0]], np.float32), "0.bias": np.zeros(1, np.float32)}
+    )
+    path = tmp_path / "sigmoid.npz"
+    cr.save(model, path, {"classes": 2})
+    inputs = tmp_path / "x.csv"
+    inputs.write_text("-2\n-0.5\n0.5\n2\n")
+    code, out, err = _run(capsys, "predict", str(path), str(inputs))
+    assert code == 0, err
+    assert out.split() == ["0", "0", "1", "1"]  # sigmoid(x) > 0.5 exactly where x > 0
+
+
+def test_closed_standard_output_is_no_error() -> None:
+    run = subprocess.run(
+        ["bash", "-c", f"{sys.executable} -m chainrule explain >&-"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0 and "Traceback" not in run.stderr
+
+
+def test_a_default_demo_folder_that_is_a_file_gets_the_next_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "demo-nearest-mean").write_text("a file of the user's")
+    code, out, err = _run(capsys, "demo", "nearest-mean")
+    assert code == 0, err
+    assert (tmp_path / "demo-nearest-mean").read_text() == "a file of the user's"
+    assert any((tmp_path / "demo-nearest-mean-2").iterdir())
+
+
 # ------------------------------------------------------------ a file that is not a model
 def _not_a_model(kind: str, xor_run: Path, folder: Path) -> Path:
     if kind == "npy":

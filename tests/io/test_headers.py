@@ -159,6 +159,21 @@ def test_a_model_header_without_a_field_is_named(model_file: Path, tmp_path: Pat
         load_metadata(forged)
 
 
+def test_a_checkpoint_from_before_metadata_existed_still_resumes(
+    checkpoint_file: Path, tmp_path: Path
+) -> None:
+    header = _read_header(checkpoint_file)
+    del header["metadata"], header["callback_keys"]
+    older = tmp_path / "checkpoint.npz"
+    _forge(checkpoint_file, header, older)
+    assert read_checkpoint_info(older)["metadata"] == {}
+    model, optimizer, data = _checkpoint_run()
+    history = cr.train.fit(
+        model, nn.CrossEntropyLoss(), optimizer, data, epochs=3, progress=False, resume_from=older
+    )
+    assert history.epochs == 3
+
+
 def test_a_checkpoint_is_not_taken_for_a_model_nor_a_model_for_a_checkpoint(
     model_file: Path, checkpoint_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -137,3 +138,44 @@ def test_a_diverged_run_keeps_its_history() -> None:
     # Each completed epoch's loss grew: the step overshoots by a factor |1 - 10| per epoch.
     losses = error.history.train_loss
     assert all(b > a for a, b in zip(losses, losses[1:]))
+
+
+def test_a_resumed_run_keeps_every_record_and_callback_state(tmp_path: Path) -> None:
+    """The stopping rules run before the caller's Checkpoint, so the checkpoint holds their
+    epoch; callback state is found by kind, so a rule added on resume shifts nothing."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 2)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    path = tmp_path / "checkpoint.npz"
+
+    class Probe(cr.train.EarlyStopping):
+        def on_fit_begin(self, state: Any) -> None:
+            self.best_at_start = self.best  # what the checkpoint restored
+            super().on_fit_begin(state)
+
+    def run(epochs: int, max_norm: float | None = None) -> Any:
+        cr.manual_seed(1)
+        model = nn.mlp(2, [4], 2)
+        stopper = Probe(patience=50)
+        history = fit(
+            model,
+            nn.CrossEntropyLoss(),
+            optim.SGD(model.parameters(), lr=0.1),
+            (X, y),
+            (X, y),
+            epochs=epochs,
+            batch_size=16,
+            progress=False,
+            grad_tol=1e-12,
+            param_tol=1e-12,
+            max_norm=max_norm,
+            callbacks=[stopper, cr.train.Checkpoint(path)],
+            resume_from=path,
+        )
+        return history, stopper
+
+    _, first = run(2)
+    history, stopper = run(4, max_norm=10.0)
+    assert len(history.grad_norm) == len(history.param_change) == history.epochs == 4
+    # the state of epochs 1-2 was found although MaxNorm now stands first
+    assert stopper.best_at_start == first.best < np.inf

@@ -231,7 +231,8 @@ _TABLE = [
     _domain("linear", (Interval(-2, 2),) * 3, ((5, 3), (4, 3), (4,))),
     _domain(
         "linear_relu",
-        (Interval(-2, 2),) * 3,
+        # The bias is chosen per draw to keep pre-activations off the kink: up to |x·w| + 0.2.
+        (Interval(-2, 2), Interval(-2, 2), Interval(-12.2, 12.2)),
         ((5, 3), (4, 3), (4,)),
         draw=_affine_away_from_zero,
         note=f"pre-activations >= {KINK_GAP:g} from 0",

@@ -96,7 +96,10 @@ def _train(args: argparse.Namespace) -> int:
         print(f"chainrule train: {finished}")
         return 0
     except RunInterrupted as interrupted:
-        print(f"\nchainrule train: {interrupted}", file=sys.stderr)
+        message = f"chainrule train: {interrupted}"
+        if distributed:  # end all ranks, rather than leave the others in a collective
+            mpi.abort(message, code=130)
+        print(f"\n{message}", file=sys.stderr)
         return 130
     except (OSError, ValueError, TrainingDiverged, RunFailed, ModelFileError) as error:
         message = f"chainrule train: {_one_line(error)}"
@@ -212,7 +215,11 @@ def _predict(args: argparse.Namespace) -> int:
     if problem:
         print(f"chainrule predict: {args.model}: {problem}", file=sys.stderr)
         return 1
-    labels = scores.argmax(axis=1) if scores.ndim == 2 and scores.shape[1] > 1 else scores > 0
+    # One output: a probability (a model ending in Sigmoid) splits at 0.5, a score or logit at 0.
+    threshold = 0.5 if _last_layer(io.describe(model)) == "Sigmoid" else 0.0
+    labels = (
+        scores.argmax(axis=1) if scores.ndim == 2 and scores.shape[1] > 1 else scores > threshold
+    )
     for label in labels.reshape(-1):
         print(int(label))
     return 0
@@ -230,7 +237,8 @@ def _outside_range(inputs: np.ndarray, dtype: np.dtype[Any]) -> str:
     row, column = (int(i) for i in np.argwhere(beyond)[0])
     return (
         f"row {row + 1}, column {column + 1}: {inputs[row, column]:g} is beyond the largest "
-        f"{dtype} number ({largest:.3g}) the model computes with ({int(beyond.sum())} such values)"
+        f"{dtype} number ({largest:.3g}) the model computes with "
+        f"({counted(int(beyond.sum()), 'such value')})"
     )
 
 
@@ -248,6 +256,14 @@ def _unusable_scores(scores: np.ndarray, classes: object) -> str:
         if width != (1 if classes == 2 and width == 1 else classes):
             return f"the network has {width} outputs, but its metadata names {classes} classes"
     return ""
+
+
+def _last_layer(architecture: object) -> str | None:
+    """The type of a described model's last layer (None for a custom Module)."""
+    while isinstance(architecture, dict) and architecture.get("type") == "Sequential":
+        layers = architecture.get("layers") or [None]
+        architecture = layers[-1]
+    return architecture.get("type") if isinstance(architecture, dict) else None
 
 
 def _input_width(architecture: object) -> int | None:
@@ -617,7 +633,8 @@ class _GuardedOutput:
 
     def write(self, text: str) -> int:
         try:
-            return int(self._stream.write(text))
+            written = self._stream.write(text)
+            return len(text) if written is None else int(written)
         except BrokenPipeError:
             raise
         except OSError as error:
@@ -650,10 +667,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     args = build_parser().parse_args(argv)
     stdout = sys.stdout
-    sys.stdout = _GuardedOutput(stdout)
+    if stdout is not None:  # None when the process was started with standard output closed
+        sys.stdout = _GuardedOutput(stdout)
     try:
         code = int(args.handler(args))
-        sys.stdout.flush()  # now, so that a full disk is reported here and not at exit
+        if sys.stdout is not None:
+            sys.stdout.flush()  # now, so that a full disk is reported here and not at exit
         return code
     except BrokenPipeError:
         # The reader went away (``chainrule explain | head``): stop quietly, as Unix tools do.

@@ -244,9 +244,9 @@ def prepare_output_folder(
     base = Path(path)
     for number in range(1, 1000):
         folder = base if number == 1 else base.with_name(f"{base.name}-{number}")
+        if numbered and (folder.is_file() or (folder.is_dir() and any(folder.iterdir()))):
+            continue  # a default name that is taken: try the next number
         _check_parents(folder, option)
-        if numbered and folder.is_dir() and any(folder.iterdir()):
-            continue
         created = _make_folders(folder, option)
         held = sorted(entry.name for entry in folder.iterdir())
         if held:

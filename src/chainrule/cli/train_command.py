@@ -410,6 +410,8 @@ def run(
 def _check_same_run(folder: RunFolder, config: RunConfig) -> None:
     """Refuse a checkpoint that belongs to another run than the folder's metrics.json (a file
     copied from elsewhere): resuming it would replace this run's model with another's."""
+    if read_checkpoint_info(folder.checkpoint)["metadata"].get("config") is None:
+        return  # an older checkpoint that records no settings: nothing to compare
     try:
         recorded = json.loads((folder.path / METRICS).read_text()).get("config")
     except (OSError, ValueError, AttributeError):

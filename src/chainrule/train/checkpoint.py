@@ -37,6 +37,7 @@ def save_checkpoint(
         "rng": _random.default_generator().bit_generator.state,
         "loaders": [loader.state_dict() for loader in state.loaders],
         "callbacks": [],
+        "callback_keys": _callback_keys(state.callbacks),
         "metadata": dict(metadata or {}),
     }
     for number, callback in enumerate(state.callbacks):
@@ -94,8 +95,34 @@ def _restore(arrays: dict[str, np.ndarray], header: dict[str, Any], state: Train
     _random.default_generator().bit_generator.state = header["rng"]
     for loader, saved in zip(state.loaders, header["loaders"]):
         loader.load_state_dict(saved)
-    for number, (callback, values) in enumerate(zip(state.callbacks, header["callbacks"])):
+    for callback, number in _saved_positions(state.callbacks, header):
+        values = header["callbacks"][number]
         prefix = f"callback/{number}/"
         saved_arrays = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
         if values or saved_arrays:
             callback.load_state_dict({**values, **saved_arrays})
+
+
+def _callback_keys(callbacks: Any) -> list[str]:
+    """'EarlyStopping#0', 'Checkpoint#0', ...: each callback by its class and how many of that
+    class came before it, so a resumed run finds each one's state wherever it now stands (a
+    rule added on resume shifts the positions)."""
+    seen: dict[str, int] = {}
+    keys = []
+    for callback in callbacks:
+        name = type(callback).__name__
+        keys.append(f"{name}#{seen.get(name, 0)}")
+        seen[name] = seen.get(name, 0) + 1
+    return keys
+
+
+def _saved_positions(callbacks: Any, header: dict[str, Any]) -> list[tuple[Any, int]]:
+    """Each callback of the run with the position of its saved state: by key where the
+    checkpoint has keys, else by position (checkpoints written before keys existed)."""
+    saved = header.get("callback_keys")
+    count = len(header["callbacks"])
+    if isinstance(saved, list) and len(saved) == count and all(isinstance(k, str) for k in saved):
+        where = {key: number for number, key in enumerate(saved)}
+        pairs = zip(callbacks, _callback_keys(callbacks))
+        return [(callback, where[key]) for callback, key in pairs if key in where]
+    return [(callback, number) for number, callback in enumerate(callbacks) if number < count]

@@ -167,13 +167,16 @@ def _with_rules(
 
         if not is_main():
             callbacks = [Callback() if isinstance(c, Checkpoint) else c for c in callbacks]
+    # The constraint first, so that every other callback sees the constrained weights; the
+    # stopping rules next, so that a Checkpoint (the caller's) saves their epoch's records.
+    rules: list[Callback] = []
     if max_norm is not None:
-        callbacks.insert(0, MaxNorm(max_norm))  # first, so others see the constrained weights
+        rules.append(MaxNorm(max_norm))
     if param_tol is not None:
-        callbacks.append(StopOnParameterChange(param_tol))
+        rules.append(StopOnParameterChange(param_tol))
     if grad_tol is not None:
-        callbacks.append(StopOnGradientNorm(grad_tol))
-    return callbacks
+        rules.append(StopOnGradientNorm(grad_tol))
+    return [*rules, *callbacks]
 
 
 def _data_parallel(state: TrainingState, loader: DataLoader, epochs: int) -> Any:
