@@ -6,9 +6,9 @@ form). It then says how to call the op on tensors (``apply``) and what plain Num
 the same arguments (``reference``).
 
 The domains (the interval of each input, away from kinks and ties) are the package's one table,
-``chainrule.check.domains.DOMAINS``, which ``chainrule gradcheck`` draws from too; the unary,
-binary and reduction specs take their elements from it, and a test checks that every case any
-spec draws lies in it. The one deliberate tie is
+``chainrule.check.domains.DOMAINS``, which ``chainrule gradcheck`` draws from too; every spec
+takes its elements from it (``_elements``), and a test checks that every case any spec draws
+lies in it (kinks and ties included). The one deliberate tie is
 ``maximum(x, x)`` and ``minimum(x, x)``: the function is then just x, and the documented tie
 rule (g/2 to each operand) must add up to g.
 """
@@ -272,10 +272,10 @@ def _where_cases(draw: st.DrawFn) -> Case:
     condition_shape, x_shape, y_shape = shapes.input_shapes
     condition = draw(hnp.arrays(np.bool_, condition_shape))
     if draw(st.booleans()):
-        x = draw(_array(x_shape, _floats(-3, 3)))
+        x = draw(_array(x_shape, _elements(DOMAINS["where"].inputs[0])))
         return Case((x,), {"condition": condition, "same": True})
-    x = draw(_array(x_shape, _floats(-3, 3)))
-    y = draw(_array(y_shape, _floats(-3, 3)))
+    x = draw(_array(x_shape, _elements(DOMAINS["where"].inputs[0])))
+    y = draw(_array(y_shape, _elements(DOMAINS["where"].inputs[1])))
     return Case((x, y), {"condition": condition, "same": False})
 
 
@@ -300,7 +300,7 @@ def _clip_cases(draw: st.DrawFn) -> Case:
     bounds = draw(st.sampled_from(["both", "low", "high"]))
     a_min = None if bounds == "high" else low
     a_max = None if bounds == "low" else high
-    x = draw(_array(draw(_shapes()), _floats(-3, 3)))
+    x = draw(_array(draw(_shapes()), _elements(DOMAINS["clip"].inputs[0])))
     # Clipping has kinks at both bounds.
     x = _away_from(x, [b for b in (a_min, a_max) if b is not None])
     method = draw(st.booleans())
@@ -322,7 +322,7 @@ def _clip_reference(arrays: Arrays, params: Params) -> Any:
 def _astype_cases(draw: st.DrawFn) -> Case:
     # Checked in float64, the cast can only widen: to float64 itself (no node) or to the
     # platform's long double, whose vjp must cast the gradient back to float64.
-    x = draw(_array(draw(_shapes()), _floats(-3, 3)))
+    x = draw(_array(draw(_shapes()), _elements(DOMAINS["astype"].inputs[0])))
     return Case((x,), {"dtype": draw(st.sampled_from([np.float64, np.longdouble]))})
 
 
@@ -343,14 +343,14 @@ def _matmul_cases(draw: st.DrawFn) -> Case:
         n = draw(st.integers(1, 4))
         batch = draw(_shapes(max_dims=1, max_side=3))
         shape = (n,) if draw(st.booleans()) else (*batch, n, n)
-        x = draw(_array(shape, _floats(-2, 2)))
+        x = draw(_array(shape, _elements(DOMAINS["matmul"].inputs[0])))
         return Case((x,), {"same": True, "form": form})
     shapes = draw(
         hnp.mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=2, max_side=3)
     )
     x_shape, y_shape = shapes.input_shapes
-    x = draw(_array(x_shape, _floats(-2, 2)))
-    y = draw(_array(y_shape, _floats(-2, 2)))
+    x = draw(_array(x_shape, _elements(DOMAINS["matmul"].inputs[0])))
+    y = draw(_array(y_shape, _elements(DOMAINS["matmul"].inputs[1])))
     return Case((x, y), {"same": False, "form": form})
 
 
@@ -424,7 +424,7 @@ def _np_log_softmax(x: NDArray[Any], axis: Any = -1) -> Any:
 @st.composite
 def _softmax_cases(draw: st.DrawFn) -> Case:
     shape = draw(_shapes())
-    x = draw(_array(shape, _floats(-3, 3)))
+    x = draw(_array(shape, _elements(DOMAINS["softmax"].inputs[0])))
     params: dict[str, Any] = {}
     # The default axis is -1, which a 0-d tensor does not have.
     if not shape or draw(st.booleans()):
@@ -469,7 +469,7 @@ def _factorizations(size: int) -> st.SearchStrategy[tuple[int, ...]]:
 
 @st.composite
 def _reshape_cases(draw: st.DrawFn) -> Case:
-    x = draw(_array(draw(_shapes()), _floats(-3, 3)))
+    x = draw(_array(draw(_shapes()), _elements(DOMAINS["reshape"].inputs[0])))
     shape = draw(_factorizations(x.size))
     if shape and draw(st.booleans()):
         unknown = draw(st.integers(0, len(shape) - 1))
@@ -494,7 +494,7 @@ def _reshape_reference(arrays: Arrays, params: Params) -> Any:
 @st.composite
 def _transpose_cases(draw: st.DrawFn) -> Case:
     shape = draw(_shapes())
-    x = draw(_array(shape, _floats(-3, 3)))
+    x = draw(_array(shape, _elements(DOMAINS["transpose"].inputs[0])))
     ndim = len(shape)
     form = draw(st.sampled_from(["function", "method", "T"]))
     if form == "T" or draw(st.booleans()):
@@ -523,7 +523,7 @@ def _transpose_reference(arrays: Arrays, params: Params) -> Any:
 @st.composite
 def _swapaxes_cases(draw: st.DrawFn) -> Case:
     shape = draw(_shapes(min_dims=1))
-    x = draw(_array(shape, _floats(-3, 3)))
+    x = draw(_array(shape, _elements(DOMAINS["swapaxes"].inputs[0])))
     ndim = len(shape)
     axis1 = draw(st.integers(-ndim, ndim - 1))
     axis2 = draw(st.integers(-ndim, ndim - 1))
@@ -544,7 +544,7 @@ def _swapaxes_reference(arrays: Arrays, params: Params) -> Any:
 @st.composite
 def _expand_dims_cases(draw: st.DrawFn) -> Case:
     shape = draw(_shapes())
-    x = draw(_array(shape, _floats(-3, 3)))
+    x = draw(_array(shape, _elements(DOMAINS["expand_dims"].inputs[0])))
     new_axes = draw(st.integers(1, 2))
     out_ndim = len(shape) + new_axes
     if new_axes == 1 and draw(st.booleans()):
@@ -565,7 +565,7 @@ def _expand_dims_reference(arrays: Arrays, params: Params) -> Any:
 @st.composite
 def _squeeze_cases(draw: st.DrawFn) -> Case:
     shape = draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=3))
-    x = draw(_array(shape, _floats(-3, 3)))
+    x = draw(_array(shape, _elements(DOMAINS["squeeze"].inputs[0])))
     ndim = len(shape)
     ones = [a for a, size in enumerate(shape) if size == 1]
     params: dict[str, Any] = {}
@@ -595,7 +595,7 @@ def _squeeze_reference(arrays: Arrays, params: Params) -> Any:
 @st.composite
 def _broadcast_to_cases(draw: st.DrawFn) -> Case:
     x_shape, other = draw(_broadcast_pairs())
-    x = draw(_array(x_shape, _floats(-3, 3)))
+    x = draw(_array(x_shape, _elements(DOMAINS["broadcast_to"].inputs[0])))
     return Case((x,), {"shape": np.broadcast_shapes(x_shape, other)})
 
 
@@ -616,7 +616,7 @@ def _concatenate_cases(draw: st.DrawFn) -> Case:
     for _ in range(draw(st.integers(1, 4))):
         shape = list(base)
         shape[axis] = draw(st.integers(1, 3))
-        arrays.append(draw(_array(tuple(shape), _floats(-3, 3))))
+        arrays.append(draw(_array(tuple(shape), _elements(DOMAINS["concatenate"].inputs[0]))))
     return Case(tuple(arrays), {"axis": axis, "as_tuple": draw(st.booleans())})
 
 
@@ -635,7 +635,7 @@ def _stack_cases(draw: st.DrawFn) -> Case:
     ndim = len(shape)
     axis = draw(st.integers(-ndim - 1, ndim))
     count = draw(st.integers(1, 4))
-    arrays = tuple(draw(_array(shape, _floats(-3, 3))) for _ in range(count))
+    arrays = tuple(draw(_array(shape, _elements(DOMAINS["stack"].inputs[0]))) for _ in range(count))
     return Case(arrays, {"axis": axis})
 
 
@@ -739,7 +739,7 @@ def _mask_index(draw: st.DrawFn, shape: tuple[int, ...]) -> Any:
 @st.composite
 def _getitem_cases(draw: st.DrawFn) -> Case:
     shape = draw(_shapes())
-    x = draw(_array(shape, _floats(-3, 3)))
+    x = draw(_array(shape, _elements(DOMAINS["getitem"].inputs[0])))
     if not shape:
         index = draw(st.sampled_from([(), None, Ellipsis, (None, Ellipsis), True, False]))
         return Case((x,), {"index": index})
@@ -777,9 +777,9 @@ def _reduced(losses: NDArray[Any], reduction: str) -> Any:
 def _linear_cases(draw: st.DrawFn, fused_relu: bool = False) -> Case:
     rows, inputs, outputs = (draw(st.integers(1, 4)) for _ in range(3))
     lead = draw(st.sampled_from([(), (rows,), (2, rows)])) if not fused_relu else (rows,)
-    x = draw(_array((*lead, inputs), _floats(-2, 2)))
-    weight = draw(_array((outputs, inputs), _floats(-2, 2)))
-    bias = draw(_array((outputs,), _floats(-2, 2)))
+    x = draw(_array((*lead, inputs), _elements(DOMAINS["linear"].inputs[0])))
+    weight = draw(_array((outputs, inputs), _elements(DOMAINS["linear"].inputs[1])))
+    bias = draw(_array((outputs,), _elements(DOMAINS["linear"].inputs[2])))
     with_bias = fused_relu or draw(st.booleans())
     if fused_relu:
         # Every unit's pre-activation away from the ReLU's kink at 0.
@@ -807,7 +807,7 @@ def _linear_relu_reference(arrays: Arrays, params: Params) -> Any:
 
 @st.composite
 def _leaky_relu_cases(draw: st.DrawFn) -> Case:
-    x = _away_from(draw(_array(draw(_shapes()), _ANY)), [0.0])
+    x = _away_from(draw(_array(draw(_shapes()), _elements(DOMAINS["leaky_relu"].inputs[0]))), [0.0])
     return Case((x,), {"slope": draw(st.sampled_from([0.0, 0.01, 0.2, 1.5]))})
 
 
@@ -823,7 +823,7 @@ def _leaky_relu_reference(arrays: Arrays, params: Params) -> Any:
 def _cross_entropy_cases(draw: st.DrawFn) -> Case:
     classes = draw(st.integers(2, 5))
     batch = draw(st.sampled_from([(), (draw(st.integers(1, 4)),)]))
-    logits = draw(_array((*batch, classes), _floats(-3, 3)))
+    logits = draw(_array((*batch, classes), _elements(DOMAINS["cross_entropy"].inputs[0])))
     if draw(st.booleans()):
         target: Any = np.asarray(draw(_array(batch, st.integers(0, classes - 1).map(float))))
         target = target.astype(np.int64)
@@ -854,8 +854,9 @@ def _cross_entropy_reference(arrays: Arrays, params: Params) -> Any:
 @st.composite
 def _binary_cross_entropy_cases(draw: st.DrawFn, logits: bool) -> Case:
     shape = draw(_shapes(min_dims=1))
-    inputs = draw(_array(shape, _floats(-3, 3) if logits else _floats(0.05, 0.95)))
-    targets = draw(_array(shape, _floats(0, 1)))
+    domain = DOMAINS["binary_cross_entropy_with_logits" if logits else "binary_cross_entropy"]
+    inputs = draw(_array(shape, _elements(domain.inputs[0])))
+    targets = draw(_array(shape, _elements(domain.inputs[1])))
     return Case((inputs, targets), {"reduction": draw(st.sampled_from(_REDUCTION_NAMES))})
 
 
@@ -883,7 +884,7 @@ def _hinge_cases(draw: st.DrawFn) -> Case:
     margin = draw(st.sampled_from([0.0, 1.0]))
     signs = draw(_array(shape, st.sampled_from([-1.0, 1.0])))
     # The margin z·t away from the hinge's kink at z·t = margin.
-    product = _away_from(draw(_array(shape, _floats(-3, 3))), [margin])
+    product = _away_from(draw(_array(shape, _elements(DOMAINS["hinge_loss"].inputs[0]))), [margin])
     scores = product * signs
     reduction = draw(st.sampled_from(_REDUCTION_NAMES))
     return Case((scores,), {"target": signs, "margin": margin, "reduction": reduction})
@@ -898,7 +899,6 @@ def _hinge_reference(arrays: Arrays, params: Params) -> Any:
     return _reduced(losses, params["reduction"])
 
 
-_ANY = _elements(DOMAINS["add"].inputs[0])
 _NUMBER_EXPONENTS = st.one_of(
     st.sampled_from([0, 1, 2, 3, -1, -2, 0.5, -1.5]), _elements(DOMAINS["power"].inputs[1])
 )
