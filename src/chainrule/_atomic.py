@@ -60,29 +60,15 @@ def _signals_deferred() -> Iterator[None]:
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> Path:
     """Call ``write(file)`` on a temporary file and move it to ``path`` once it is complete."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+
+    def fill(handle: int, temporary: Path) -> None:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+
     with _signals_deferred():
-        handle, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(handle, "wb") as file:
-                write(file)
-                file.flush()
-                os.fsync(file.fileno())
-            os.chmod(temporary, 0o666 & ~_umask())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
-        directory = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-    return target
+        return _replace_with_temporary(Path(path), fill, ".tmp")
 
 
 def atomic_write_path(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
@@ -90,16 +76,36 @@ def atomic_write_path(path: str | os.PathLike[str], write: Callable[[Path], obje
     writer): ``write(temporary_path)``, then the same permissions and rename. Stop signals are
     not held here, since such writes can take seconds; an interrupted one removes its file."""
     target = Path(path)
+
+    def fill(handle: int, temporary: Path) -> None:
+        os.close(handle)
+        write(temporary)
+        with open(temporary, "rb") as file:
+            os.fsync(file.fileno())
+
+    return _replace_with_temporary(target, fill, target.suffix or ".tmp")
+
+
+def _replace_with_temporary(target: Path, fill: Callable[[int, Path], None], suffix: str) -> Path:
+    """The one mechanism of both writers: a temporary file beside ``target`` (same folder, so
+    the rename is atomic), ``fill(handle, path)`` writes it, the usual permissions, the rename,
+    and the folder flushed so that the rename itself is durable; on any failure, or an
+    interruption, the temporary file is removed and ``target`` is as it was."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix or ".tmp"
+        dir=target.parent, prefix=f".{target.name}.", suffix=suffix
     )
-    os.close(handle)
     try:
-        write(Path(temporary))
+        fill(handle, Path(temporary))
         os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        directory = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
     return target

@@ -348,6 +348,13 @@ def save(
 def load(path: str | os.PathLike[str], model: nn.Module | None = None) -> nn.Module:
     """Load a model saved by ``save``: rebuilt from its stored architecture, or, for a model of
     your own class, loaded into ``model``. Nothing in the file is executed."""
+    return load_with_metadata(path, model)[0]
+
+
+def load_with_metadata(
+    path: str | os.PathLike[str], model: nn.Module | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
+    """``load`` and the metadata saved with the model, from one read of the file."""
     arrays, header = read_archive(path)
     _check_model_header(path, header)
     state = {
@@ -368,7 +375,7 @@ def load(path: str | os.PathLike[str], model: nn.Module | None = None) -> nn.Mod
         model.load_state_dict(state)
     except ValueError as error:
         raise ModelFileError(f"{path}: {error}") from None
-    return model
+    return model, header["metadata"]
 
 
 def load_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:

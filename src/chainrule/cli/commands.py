@@ -38,8 +38,7 @@ def _gradcheck(args: argparse.Namespace) -> int:
         return 1
     print(
         f"\nall {counted(len(results), 'differentiable function')} agree with central finite "
-        "differences "
-        "(float64)"
+        "differences (float64)"
     )
     return 0
 
@@ -112,8 +111,7 @@ def _train(args: argparse.Namespace) -> int:
     history = result.history
     name = result.config.data if result.config is not None else args.data
     print(
-        f"{name}: {history.epochs} epoch{'s' if history.epochs != 1 else ''} in "
-        f"{sum(history.epoch_seconds):.1f} s, "
+        f"{name}: {counted(history.epochs, 'epoch')} in {sum(history.epoch_seconds):.1f} s, "
         f"final training loss {history.train_loss[-1]:.4f}, "
         f"validation accuracy {history.val_accuracy[-1]:.2%}"
     )
@@ -185,7 +183,7 @@ def _predict(args: argparse.Namespace) -> int:
     from ..engine.graph import no_grad
 
     try:
-        model = io.load(args.model)
+        model, metadata = io.load_with_metadata(args.model)
         io.check_finite(model, args.model)
         inputs = read_matrix(args.input)
     except (OSError, ValueError) as error:
@@ -211,7 +209,7 @@ def _predict(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"chainrule predict: {_one_line(error)}", file=sys.stderr)
         return 1
-    problem = _unusable_scores(scores, io.load_metadata(args.model)["metadata"].get("classes"))
+    problem = _unusable_scores(scores, metadata.get("classes"))
     if problem:
         print(f"chainrule predict: {args.model}: {problem}", file=sys.stderr)
         return 1
@@ -291,15 +289,14 @@ def _info(args: argparse.Namespace) -> int:
     from .. import io
 
     try:
-        model = io.load(args.model)
+        model, metadata = io.load_with_metadata(args.model)
         io.check_finite(model, args.model)
-        stored = io.load_metadata(args.model)
     except (OSError, ValueError) as error:
         print(f"chainrule info: {_one_line(error)}", file=sys.stderr)
         return 1
     print(model)
     print(f"parameters: {model.num_parameters():,}")
-    for key, value in stored["metadata"].items():
+    for key, value in metadata.items():
         print(f"{key}: {value}")
     return 0
 

@@ -188,6 +188,26 @@ def _recorded_config(record: Any, checkpoint: Path) -> RunConfig | None:
     return RunConfig(**record)
 
 
+def _check_same_run(checkpoint: Path, stored: RunConfig) -> None:
+    """Refuse a checkpoint whose settings are another run's than its folder's metrics.json (a
+    file copied from elsewhere): resuming it would replace this run's model with another's."""
+    metrics = checkpoint.parent / METRICS
+    try:
+        recorded = json.loads(metrics.read_text()).get("config")
+    except (OSError, ValueError, AttributeError):
+        return  # no readable metrics.json: the checkpoint is all there is (it is rebuilt)
+    if not isinstance(recorded, dict):
+        return
+    for key in FIXED_ON_RESUME:
+        mine, theirs = asdict(stored)[key], recorded.get(key)
+        if key in recorded and mine != theirs:
+            raise RunSettingsError(
+                f"{checkpoint} and {metrics} belong to different runs ({_flag(key)} "
+                f"{_shown(mine)} in the checkpoint, {_shown(theirs)} in metrics.json); nothing "
+                "was changed. Resume a checkpoint in the folder of its own run"
+            )
+
+
 def settings_for_resume(requested: RunConfig, checkpoint: Path, *, finished: bool) -> RunConfig:
     """The settings of the run in ``checkpoint``, with the changes ``requested`` may make.
 
@@ -207,6 +227,7 @@ def settings_for_resume(requested: RunConfig, checkpoint: Path, *, finished: boo
         )
         merged = resolved(requested)
     else:
+        _check_same_run(checkpoint, stored)
         values = asdict(stored)
         for key, value in asdict(requested).items():
             if value is None or (key == "diagnose" and value is False):
@@ -372,7 +393,6 @@ def run(
     try:
         if folder.has_checkpoint:
             config = settings_for_resume(config, folder.checkpoint, finished=folder.finished)
-            _check_same_run(folder, config)
         else:
             if resume and main:
                 print(
@@ -405,28 +425,6 @@ def run(
     if main:
         folder.release()
     return result
-
-
-def _check_same_run(folder: RunFolder, config: RunConfig) -> None:
-    """Refuse a checkpoint that belongs to another run than the folder's metrics.json (a file
-    copied from elsewhere): resuming it would replace this run's model with another's."""
-    if read_checkpoint_info(folder.checkpoint)["metadata"].get("config") is None:
-        return  # an older checkpoint that records no settings: nothing to compare
-    try:
-        recorded = json.loads((folder.path / METRICS).read_text()).get("config")
-    except (OSError, ValueError, AttributeError):
-        return  # no readable metrics.json: the checkpoint is all there is (it is rebuilt)
-    if not isinstance(recorded, dict):
-        return
-    for key in sorted(FIXED_ON_RESUME):
-        mine, theirs = asdict(config).get(key), recorded.get(key)
-        if key in recorded and mine != theirs:
-            raise RunSettingsError(
-                f"{folder.checkpoint} and {folder.path / METRICS} belong to different runs "
-                f"({_flag(key)} {_shown(mine)} in the checkpoint, {_shown(theirs)} in "
-                "metrics.json); nothing was changed. Resume a checkpoint in the folder of its "
-                "own run"
-            )
 
 
 def _keep_or_discard(folder: RunFolder) -> None:
