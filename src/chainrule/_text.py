@@ -27,3 +27,10 @@ def size_in_words(size: float) -> str:
             value = size / scale
             return f"{value:,.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}"
     return f"{size:,.0f} bytes"
+
+
+def one_line(error: BaseException) -> str:
+    """An error's message on one line (an OSError without a file name gets its reason)."""
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return " ".join(str(error).split()) or type(error).__name__

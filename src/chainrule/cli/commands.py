@@ -15,7 +15,7 @@ from typing import Any, NoReturn, TypeAlias
 
 import numpy as np
 
-from .._text import counted
+from .._text import counted, one_line
 from .._version import __version__
 
 
@@ -80,6 +80,12 @@ def _train(args: argparse.Namespace) -> int:
         grad_tol=args.grad_tol,
         max_norm=args.max_norm,
         diagnose=args.diagnose,
+        target=args.target,
+        features=args.features,
+        task=args.task,
+        test_fraction=args.test_fraction,
+        test=args.test,
+        val_fraction=args.val_fraction,
     )
     try:
         with _termination_as_interrupt():
@@ -108,20 +114,36 @@ def _train(args: argparse.Namespace) -> int:
         return 1
     if distributed and not mpi.is_main():
         return 0  # rank 0 reports
+    _print_result(result, args.data)
+    return 0
+
+
+def _print_result(result: Any, data: str | None) -> None:
+    """What a finished run achieved: epochs, losses, and the test metrics (beside their
+    baselines, for a table)."""
+    from .table_run import summary
+
     history = result.history
-    name = result.config.data if result.config is not None else args.data
+    name = result.config.data if result.config is not None else data
+    validation = (
+        f"validation accuracy {history.val_accuracy[-1]:.2%}"
+        if history.val_accuracy
+        else f"validation loss {history.val_loss[-1]:.4f}"
+    )
     print(
         f"{name}: {counted(history.epochs, 'epoch')} in {sum(history.epoch_seconds):.1f} s, "
-        f"final training loss {history.train_loss[-1]:.4f}, "
-        f"validation accuracy {history.val_accuracy[-1]:.2%}"
+        f"final training loss {history.train_loss[-1]:.4f}, {validation}"
     )
     if history.stopped_by != "max_epochs":
         print(f"stopped by: {history.stopped_by.replace('_', ' ')}")
-    print(f"test accuracy: {result.test_accuracy:.2%}")
+    if result.table is None:
+        print(f"test accuracy: {result.test_accuracy:.2%}")
+    else:
+        for line in summary(result.table):
+            print(line)
     if result.diagnosis is not None:
         print(result.diagnosis)
     print(f"wrote {', '.join(str(path) for path in result.files)}")
-    return 0
 
 
 @contextlib.contextmanager
@@ -142,11 +164,7 @@ def _termination_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _one_line(error: BaseException) -> str:
-    """The error's message on one line (an OSError without a file name gets its reason)."""
-    if isinstance(error, OSError) and error.filename is not None and error.strerror:
-        return f"{error.filename}: {error.strerror}"
-    return " ".join(str(error).split())
+_one_line = one_line
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -178,127 +196,15 @@ the hidden deltas sigmoid'(z_j) v_j δ3; a weight's δ is its gradient (e.g. dE/
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .. import io
-    from ..data import read_matrix
-    from ..engine.graph import no_grad
+    from .predict_command import predict
 
-    try:
-        model, metadata = io.load_with_metadata(args.model)
-        io.check_finite(model, args.model)
-        inputs = read_matrix(args.input)
-    except (OSError, ValueError) as error:
-        print(f"chainrule predict: {_one_line(error)}", file=sys.stderr)
-        return 1
-    expected = _input_width(io.describe(model))
-    if expected is not None and inputs.shape[1] != expected:
-        print(
-            f"chainrule predict: {args.input}: each row has {counted(inputs.shape[1], 'value')}, "
-            f"and the model {args.model} takes {counted(expected, 'input')}",
-            file=sys.stderr,
-        )
-        return 1
-    dtype = _parameter_dtype(model)
-    problem = _outside_range(inputs, dtype)
-    if problem:
-        print(f"chainrule predict: {args.input}: {problem}", file=sys.stderr)
-        return 1
-    try:
-        # Overflow shows in the outputs, which are checked below; NumPy's warning adds nothing.
-        with no_grad(), np.errstate(over="ignore", invalid="ignore"):
-            scores = model.eval()(inputs.astype(dtype)).data
-    except ValueError as error:
-        print(f"chainrule predict: {_one_line(error)}", file=sys.stderr)
-        return 1
-    problem = _unusable_scores(scores, metadata.get("classes"))
-    if problem:
-        print(f"chainrule predict: {args.model}: {problem}", file=sys.stderr)
-        return 1
-    # One output: a probability (a model ending in Sigmoid) splits at 0.5, a score or logit at 0.
-    threshold = 0.5 if _last_layer(io.describe(model)) == "Sigmoid" else 0.0
-    labels = (
-        scores.argmax(axis=1) if scores.ndim == 2 and scores.shape[1] > 1 else scores > threshold
-    )
-    for label in labels.reshape(-1):
-        print(int(label))
-    return 0
-
-
-def _outside_range(inputs: np.ndarray, dtype: np.dtype[Any]) -> str:
-    """Why ``inputs`` cannot be given to a model computing in ``dtype`` (a value beyond its
-    largest number would become infinite), or ''."""
-    if dtype.kind != "f":
-        return ""
-    largest = float(np.finfo(dtype).max)
-    beyond = np.abs(inputs) > largest
-    if not beyond.any():
-        return ""
-    row, column = (int(i) for i in np.argwhere(beyond)[0])
-    return (
-        f"row {row + 1}, column {column + 1}: {inputs[row, column]:g} is beyond the largest "
-        f"{dtype} number ({largest:.3g}) the model computes with "
-        f"({counted(int(beyond.sum()), 'such value')})"
-    )
-
-
-def _unusable_scores(scores: np.ndarray, classes: object) -> str:
-    """Why the model's outputs give no class labels (not finite, or fewer or more outputs
-    than the classes its metadata names), or ''."""
-    if not np.isfinite(scores).all():
-        row = int(np.argwhere(~np.isfinite(scores))[0][0])
-        return (
-            f"its outputs are not finite for input row {row + 1} (values too large for it?), so "
-            "no class can be given"
-        )
-    width = scores.shape[1] if scores.ndim == 2 else 1
-    if isinstance(classes, int) and not isinstance(classes, bool) and classes >= 2:
-        if width != (1 if classes == 2 and width == 1 else classes):
-            return f"the network has {width} outputs, but its metadata names {classes} classes"
-    return ""
-
-
-def _last_layer(architecture: object) -> str | None:
-    """The type of a described model's last layer (None for a custom Module)."""
-    while isinstance(architecture, dict) and architecture.get("type") == "Sequential":
-        layers = architecture.get("layers") or [None]
-        architecture = layers[-1]
-    return architecture.get("type") if isinstance(architecture, dict) else None
-
-
-def _input_width(architecture: object) -> int | None:
-    """How many inputs a described model takes: its first Linear layer's in_features."""
-    stack = [architecture]
-    while stack:
-        entry = stack.pop()
-        if isinstance(entry, dict):
-            if entry.get("type") == "Linear":
-                width = entry.get("in_features")
-                return width if isinstance(width, int) else None
-            if entry.get("type") == "Sequential":
-                stack.extend(reversed(entry.get("layers", [])))
-    return None
-
-
-def _parameter_dtype(model: object) -> np.dtype[Any]:
-    import numpy as np
-
-    parameters = list(model.parameters())  # type: ignore[attr-defined]
-    return np.dtype(parameters[0].dtype if parameters else np.float32)
+    return predict(args.model, args.input, args.out)
 
 
 def _info(args: argparse.Namespace) -> int:
-    from .. import io
+    from .predict_command import info
 
-    try:
-        model, metadata = io.load_with_metadata(args.model)
-        io.check_finite(model, args.model)
-    except (OSError, ValueError) as error:
-        print(f"chainrule info: {_one_line(error)}", file=sys.stderr)
-        return 1
-    print(model)
-    print(f"parameters: {model.num_parameters():,}")
-    for key, value in metadata.items():
-        print(f"{key}: {value}")
-    return 0
+    return info(args.model)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -403,6 +309,19 @@ def _path(text: str) -> str:
     return text
 
 
+def _data(text: str) -> str:
+    """A built-in data set's name, or what looks like a table file's path."""
+    from ..data.table import is_table_path
+    from .train_command import DATASETS
+
+    if text in DATASETS or (text.strip() and is_table_path(text)):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"unknown data set {text!r}; choose from {', '.join(DATASETS)}, or give the path of a "
+        "table (CSV, TSV or Parquet)"
+    )
+
+
 def _names(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",")]
     if not all(names):
@@ -439,6 +358,10 @@ def _number(text: str, low: float, high: float, *, low_open: bool, high_open: bo
 
 # The ranges accepted on the command line. An upper bound that no sensible run reaches keeps
 # values such as 1e300 from overflowing the first update; the API has its own checks.
+def _test_fraction(text: str) -> float:
+    return _number(text, 0, 0.9, low_open=True, high_open=False)
+
+
 def _learning_rate(text: str) -> float:
     return _number(text, 0, 1e3, low_open=True, high_open=False)
 
@@ -482,6 +405,7 @@ Subcommands: TypeAlias = "argparse._SubParsersAction[_OneLineErrors]"
 
 
 def _add_train(commands: Subcommands) -> None:
+    from ..data.table import TASKS
     from ..nn.models import ACTIVATIONS
     from .train_command import DATASETS, OPTIMIZERS
 
@@ -491,7 +415,41 @@ def _add_train(commands: Subcommands) -> None:
         description="Train a multilayer perceptron and write the model, metrics.json, a "
         "checkpoint and PNG plots to --out (default runs/<timestamp>/).",
     )
-    train.add_argument("--data", choices=DATASETS, help="data set (default digits)")
+    train.add_argument(
+        "--data",
+        type=_data,
+        metavar="NAME|FILE",
+        help=f"a built-in data set ({', '.join(DATASETS)}; default digits), or a table of your "
+        "own: a CSV, TSV (either gzipped) or Parquet file, with --target",
+    )
+    train.add_argument("--target", metavar="COL", help="the table's column to predict")
+    train.add_argument(
+        "--features",
+        type=_names,
+        metavar="A,B,...",
+        help="the table's columns to predict from (default: every other column that can help)",
+    )
+    train.add_argument(
+        "--task",
+        choices=TASKS,
+        help="auto (default): text, true/false and whole numbers with few values are classified, "
+        "other numbers regressed",
+    )
+    train.add_argument(
+        "--test-fraction",
+        type=_test_fraction,
+        metavar="F",
+        help="share of a table's rows kept for the test (default 0.2), stratified by class",
+    )
+    train.add_argument(
+        "--test", type=_path, metavar="FILE", help="a separate table of test rows, same columns"
+    )
+    train.add_argument(
+        "--val-fraction",
+        type=_test_fraction,
+        metavar="F",
+        help="share of the training rows used for validation (default 0.1)",
+    )
     train.add_argument(
         "--data-path",
         metavar="DIR",
@@ -568,10 +526,15 @@ def _add_gradcheck(commands: Subcommands) -> None:
 
 def _add_predict_and_info(commands: Subcommands) -> None:
     predict = commands.add_parser(
-        "predict", help="print the predicted class of each row of INPUT (.npy or .csv)"
+        "predict",
+        help="predict each row of INPUT: a table with a header for a table model (CSV out), "
+        "numeric rows (.npy or .csv) for the others (a class per line)",
     )
     predict.add_argument("model", type=_path)
     predict.add_argument("input", type=_path)
+    predict.add_argument(
+        "--out", type=_path, metavar="FILE", help="write there (a new file) instead of stdout"
+    )
     predict.set_defaults(handler=_predict)
 
     info = commands.add_parser("info", help="show a saved model's architecture and metadata")

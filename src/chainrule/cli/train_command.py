@@ -7,10 +7,11 @@ Loads a data set by name, builds an MLP, trains it with ``fit``, and writes the 
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 from .. import data, io, nn, optim
 from .._atomic import atomic_write
 from .._text import counted, size_in_words
+from ..data.table import TableData, is_table_path
 from ..engine import random as _random
 from ..io import ModelFileError
 from ..train import (
@@ -30,6 +32,7 @@ from ..train import (
     fit,
     read_checkpoint_info,
 )
+from . import table_run
 from .run_folder import CHECKPOINT, METRICS, MODEL, RunFolder, claim, claim_new
 
 TOY_SETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
@@ -69,6 +72,11 @@ class RunConfig:
     grad_tol: float | None = None
     max_norm: float | None = None
     diagnose: bool = False
+    target: str | None = None
+    features: list[str] | None = None
+    task: str | None = None
+    test_fraction: float | None = None
+    test: str | None = None
 
 
 # Settings a resumed run keeps (they define the run: its data, its network, its optimiser and
@@ -82,7 +90,14 @@ FIXED_ON_RESUME = (
     "batch_size",
     "seed",
     "val_fraction",
+    "target",
+    "features",
+    "task",
+    "test_fraction",
+    "test",
 )
+# The settings that only a table (--data FILE) takes.
+TABLE_SETTINGS = ("target", "features", "task", "test_fraction", "test")
 MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
 # What the optimisers without --momentum keep instead, for the message that refuses it.
 _OWN_AVERAGES = {
@@ -98,6 +113,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "fashion-mnist": dict(hidden=[256, 128], activation="relu", lr=1e-3, epochs=10, batch_size=128),
     "mnist": dict(hidden=[256, 128], activation="relu", lr=1e-3, epochs=10, batch_size=128),
     "toy": dict(hidden=[16, 16], activation="tanh", lr=1e-2, epochs=300, batch_size=64),
+    # A table's batch size and epochs follow its number of rows (table_run), once it is read.
+    "table": dict(hidden=[64, 32], activation="relu", lr=1e-3, task="auto"),
 }
 _COMMON_DEFAULTS: dict[str, Any] = dict(
     data="digits", optimizer="adam", weight_decay=0.0, seed=0, val_fraction=0.1
@@ -129,6 +146,7 @@ class RunResult:
     files: list[Path] = field(default_factory=list)
     diagnosis: Any = None
     config: RunConfig | None = None
+    table: dict[str, Any] | None = None  # a table run's task, metrics and notes
 
 
 def _flag(name: str) -> str:
@@ -148,10 +166,28 @@ def resolved(config: RunConfig) -> RunConfig:
     for key, value in _COMMON_DEFAULTS.items():
         if values[key] is None:
             values[key] = value
-    if values["data"] not in DATASETS:
+    table = values["data"] not in DATASETS
+    if table and not is_table_path(values["data"]):
         raise RunSettingsError(
-            f"--data: unknown data set {values['data']!r}; choose from {', '.join(DATASETS)}"
+            f"--data: unknown data set {values['data']!r}; choose from {', '.join(DATASETS)}, "
+            "or give the path of a table (CSV, TSV or Parquet)"
         )
+    if table and values["target"] is None:
+        raise RunSettingsError(
+            f"--data {values['data']}: a table needs --target COL, the column to predict"
+        )
+    given = [_flag(name) for name in TABLE_SETTINGS if values[name] is not None]
+    if not table and given:
+        raise RunSettingsError(
+            f"{', '.join(given)}: for a table of your own (--data FILE); {values['data']} is a "
+            "built-in data set"
+        )
+    if values["test"] is not None and values["test_fraction"] is not None:
+        raise RunSettingsError(
+            "--test-fraction: the test rows come from --test FILE; give one or the other"
+        )
+    if table and values["test"] is None and values["test_fraction"] is None:
+        values["test_fraction"] = 0.2
     if values["optimizer"] not in OPTIMIZERS:
         raise RunSettingsError(
             f"--optimizer: unknown optimizer {values['optimizer']!r}; choose from "
@@ -171,7 +207,8 @@ def resolved(config: RunConfig) -> RunConfig:
             f"--data-path is where the {' and '.join(IDX_SETS)} files are read from; "
             f"{values['data']} does not read files (it ships with chainrule or is generated)"
         )
-    defaults = _DEFAULTS["toy" if values["data"] in TOY_SETS else values["data"]]
+    kind = "table" if table else "toy" if values["data"] in TOY_SETS else values["data"]
+    defaults = _DEFAULTS[kind]
     for key, value in defaults.items():
         if values[key] is None:
             values[key] = value
@@ -477,10 +514,22 @@ class _Data:
     y_val: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
+    table: TableData | None = None
 
     @property
     def classes(self) -> int:
+        if self.table is not None:
+            return len(self.table.classes)
         return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+    @property
+    def outputs(self) -> int:
+        """The network's outputs: one per class, or one value for a regression."""
+        return self.table.preprocessor.n_outputs if self.table is not None else self.classes
+
+    @property
+    def regression(self) -> bool:
+        return self.table is not None and self.table.task == "regression"
 
     @property
     def features(self) -> int:
@@ -501,12 +550,20 @@ def _train_and_write(
     the checkpoint when resuming), and write its files into ``folder``."""
     assert config.hidden is not None and config.activation is not None
     arrays = _load(config)
-    _check_memory([arrays.features, *config.hidden, arrays.classes], config, len(arrays.X_fit))
+    if arrays.table is not None:
+        config = _table_sizes(config, len(arrays.X_fit))
+        _report(arrays.table.notes, main)
+        if resume:
+            _check_same_table(folder / CHECKPOINT, arrays.table, config)
+    assert config.hidden is not None
+    _check_memory([arrays.features, *config.hidden, arrays.outputs], config, len(arrays.X_fit))
     model, optimizer, loss_fn = _build(config, arrays)
     history, snapshots = _train(
         config, arrays, model, optimizer, loss_fn, folder, resume, progress, animate, distributed
     )
     test_loss, test_accuracy = evaluate(model, loss_fn, (arrays.X_test, arrays.y_test))
+    if arrays.regression:
+        test_accuracy = math.nan  # a regression has no accuracy; its metrics are in .table
     if not main:  # every rank holds the same model; rank 0 writes it
         return RunResult(history, test_accuracy, test_loss, folder, config=config)
     return _write(
@@ -522,10 +579,51 @@ def _train_and_write(
     )
 
 
+def _table_sizes(config: RunConfig, rows: int) -> RunConfig:
+    """``config`` with a table's batch size and epochs, where not given, set by its rows."""
+    batch_size = config.batch_size or table_run.batch_size_for(rows)
+    epochs = config.epochs or table_run.epochs_for(rows, batch_size)
+    return replace(config, batch_size=batch_size, epochs=epochs)
+
+
+def _report(notes: list[str], main: bool) -> None:
+    """What was detected, left out or dropped in a table, before training starts."""
+    if main:
+        for note in notes:
+            print(f"chainrule train: {note}", file=sys.stderr)
+
+
+def _check_same_table(checkpoint: Path, table: TableData, config: RunConfig) -> None:
+    """Refuse to resume on a table whose preprocessing differs from the run's: the file changed
+    since the run started, and the network's inputs would mean something else."""
+    stored = read_checkpoint_info(checkpoint)["metadata"].get("table")
+    if stored is not None and stored != table.preprocessor.to_dict():
+        raise RunSettingsError(
+            f"{config.data} has changed since the run in {checkpoint.parent} started (its "
+            "columns, values or rows differ), so the network's inputs would mean something "
+            "else; start a new run in another --out"
+        )
+
+
 def _load(config: RunConfig) -> _Data:
     """The data set's training and test arrays, the training part split into fit and
-    validation parts by the run's seed."""
+    validation parts by the run's seed; a table's come split and prepared from ``load_table``."""
     assert config.seed is not None and config.val_fraction is not None
+    if config.data not in DATASETS:
+        table = table_run.load(config)
+        X_train = np.concatenate([table.X_train, table.X_val])
+        y_train = np.concatenate([table.y_train, table.y_val])
+        return _Data(
+            X_train,
+            y_train,
+            table.X_train,
+            table.y_train,
+            table.X_val,
+            table.y_val,
+            table.X_test,
+            table.y_test,
+            table,
+        )
     X_train, X_test, y_train, y_test = load_data(config)
     X_fit, X_val, y_fit, y_val = data.train_val_split(
         X_train, y_train, config.val_fraction, seed=config.seed
@@ -533,15 +631,15 @@ def _load(config: RunConfig) -> _Data:
     return _Data(X_train, y_train, X_fit, y_fit, X_val, y_val, X_test, y_test)
 
 
-def _build(
-    config: RunConfig, arrays: _Data
-) -> tuple[nn.Module, optim.Optimizer, nn.CrossEntropyLoss]:
-    """The network (its weights drawn from the run's seed), its optimiser and the loss."""
+def _build(config: RunConfig, arrays: _Data) -> tuple[nn.Module, optim.Optimizer, nn.Module]:
+    """The network (its weights drawn from the run's seed), its optimiser and the loss: softmax
+    cross-entropy for classes, the mean squared error for a regression."""
     assert config.hidden is not None and config.activation is not None
     assert config.seed is not None
     _random.manual_seed(config.seed)
-    model = nn.mlp(arrays.features, config.hidden, arrays.classes, config.activation)
-    return model, build_optimizer(config, model), nn.CrossEntropyLoss()
+    model = nn.mlp(arrays.features, config.hidden, arrays.outputs, config.activation)
+    loss_fn = nn.MSELoss() if arrays.regression else nn.CrossEntropyLoss()
+    return model, build_optimizer(config, model), loss_fn
 
 
 def _train(
@@ -549,7 +647,7 @@ def _train(
     arrays: _Data,
     model: nn.Module,
     optimizer: optim.Optimizer,
-    loss_fn: nn.CrossEntropyLoss,
+    loss_fn: nn.Module,
     folder: Path,
     resume: bool,
     progress: bool,
@@ -559,9 +657,12 @@ def _train(
     """``fit`` with a checkpoint every epoch (the run's settings in it), the gradient-norm
     monitor, and snapshots for the boundary animation of 2-D data."""
     checkpoint = folder / CHECKPOINT
+    metadata: dict[str, Any] = {"config": asdict(config)}
+    if arrays.table is not None:
+        metadata["table"] = arrays.table.preprocessor.to_dict()
     callbacks: list[Any] = [
         GradientNormMonitor(),
-        Checkpoint(checkpoint, metadata={"config": asdict(config)}),
+        Checkpoint(checkpoint, metadata=metadata),
         _OptimizerSettings(_optimizer_settings(config)),
     ]
     snapshots: list[tuple[str, nn.Module]] = []
@@ -587,6 +688,7 @@ def _train(
         grad_tol=config.grad_tol,
         max_norm=config.max_norm,
         distributed=distributed,
+        accuracy=not arrays.regression,
     )
     return history, snapshots
 
@@ -595,7 +697,7 @@ def _write(
     config: RunConfig,
     arrays: _Data,
     model: nn.Module,
-    loss_fn: nn.CrossEntropyLoss,
+    loss_fn: nn.Module,
     history: History,
     test: tuple[float, float],
     snapshots: list[tuple[str, nn.Module]],
@@ -616,7 +718,20 @@ def _write(
         diagnosis = diagnose(model, loss_fn, X, y, history=history)
         files.append(folder / "diagnosis.json")
         _write_json(files[-1], diagnosis.to_dict())
-    metadata = {"config": asdict(config), "test_accuracy": test_accuracy, "classes": arrays.classes}
+    metadata: dict[str, Any] = {"config": asdict(config)}
+    table_record: dict[str, Any] | None = None
+    true = predicted = np.zeros(0)
+    if arrays.table is None:
+        metadata.update(test_accuracy=test_accuracy, classes=arrays.classes)
+    else:
+        table_record, true, predicted = table_run.metrics_record(model, arrays.table)
+        metadata.update(
+            task=arrays.table.task,
+            table=arrays.table.preprocessor.to_dict(),
+            test_metrics={k: v for k, v in table_record.items() if k.startswith("test_")},
+        )
+        if not arrays.regression:
+            metadata["classes"] = arrays.classes
     io.save(model, files[0], metadata)
     if plots and not _has_matplotlib():
         print(
@@ -628,14 +743,23 @@ def _write(
         files += _pictures(
             config, arrays, model, history, test_accuracy, snapshots, folder, problems
         )
-    metrics = {
-        **history.to_dict(),
-        "test_accuracy": test_accuracy,
-        "test_loss": test_loss,
-        "config": asdict(config),
-    }
+        if arrays.table is not None:
+            title = f"{Path(str(config.data)).name}: {arrays.table.preprocessor.target.name}"
+            files += table_run.pictures(arrays.table, true, predicted, folder, title)
+    metrics: dict[str, Any] = {**history.to_dict(), "test_loss": test_loss}
+    if table_record is None:
+        metrics["test_accuracy"] = test_accuracy
+    else:
+        metrics.update(table_record, notes=arrays.table.notes if arrays.table else [])
+        if arrays.regression:  # no accuracy for a regression: its lists are empty
+            del metrics["train_accuracy"], metrics["val_accuracy"]
+    metrics["config"] = asdict(config)
     _write_json(files[1], metrics)
-    return RunResult(history, test_accuracy, test_loss, folder, files, diagnosis, config)
+    if table_record is not None:
+        table_record["notes"] = arrays.table.notes if arrays.table else []
+    return RunResult(
+        history, test_accuracy, test_loss, folder, files, diagnosis, config, table_record
+    )
 
 
 def _pictures(
@@ -653,8 +777,9 @@ def _pictures(
     from ..plots import training as pictures
 
     assert config.hidden is not None
-    widths = "-".join(map(str, [arrays.features, *config.hidden, arrays.classes]))
-    title = f"{config.data}: MLP {widths}"
+    widths = "-".join(map(str, [arrays.features, *config.hidden, arrays.outputs]))
+    name = Path(str(config.data)).name if arrays.table is not None else config.data
+    title = f"{name}: MLP {widths}"
     files = [pictures.plot_history(history, folder / "training.png", title)]
     if history.grad_norms:
         files.append(

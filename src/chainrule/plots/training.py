@@ -18,9 +18,12 @@ from .figure import new_figure, save_animation, save_figure
 
 
 def plot_history(history: Any, path: str | Path, title: str = "") -> Path:
-    """Loss per epoch (train and validation) beside accuracy per epoch, saved as a PNG."""
-    figure = new_figure(10, 4)
-    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    """Loss per epoch (train and validation) beside accuracy per epoch, saved as a PNG; the
+    loss alone for a run that records no accuracy (a regression)."""
+    with_accuracy = bool(history.train_accuracy)
+    figure = new_figure(10 if with_accuracy else 6, 4)
+    panels = figure.subplots(1, 2 if with_accuracy else 1)
+    loss_axes = panels[0] if with_accuracy else panels
     epochs = np.arange(1, len(history.train_loss) + 1)
     loss_axes.plot(epochs, history.train_loss, marker="o", markersize=3, label="training")
     if history.val_loss:
@@ -28,13 +31,19 @@ def plot_history(history: Any, path: str | Path, title: str = "") -> Path:
     loss_axes.set(xlabel="epoch", ylabel="loss", title="loss")
     if min(history.train_loss) > 0 and max(history.train_loss) / min(history.train_loss) > 50:
         loss_axes.set_yscale("log")
-    accuracy_axes.plot(epochs, history.train_accuracy, marker="o", markersize=3, label="training")
-    if history.val_accuracy:
+    used = [loss_axes]
+    if with_accuracy:
+        accuracy_axes = panels[1]
         accuracy_axes.plot(
-            epochs, history.val_accuracy, marker="o", markersize=3, label="validation"
+            epochs, history.train_accuracy, marker="o", markersize=3, label="training"
         )
-    accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1.02))
-    for axes in (loss_axes, accuracy_axes):
+        if history.val_accuracy:
+            accuracy_axes.plot(
+                epochs, history.val_accuracy, marker="o", markersize=3, label="validation"
+            )
+        accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1.02))
+        used.append(accuracy_axes)
+    for axes in used:
         axes.grid(alpha=0.3)
         axes.legend()
     if title:

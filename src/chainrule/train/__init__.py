@@ -14,7 +14,7 @@ from .callbacks import (
 )
 from .checkpoint import load_checkpoint, read_checkpoint_info, save_checkpoint
 from .history import History, TrainingDiverged, TrainingState
-from .loop import evaluate, fit
+from .loop import evaluate, fit, predict_outputs
 
 __all__ = [
     "Callback",
@@ -30,6 +30,7 @@ __all__ = [
     "evaluate",
     "fit",
     "load_checkpoint",
+    "predict_outputs",
     "read_checkpoint_info",
     "save_checkpoint",
 ]

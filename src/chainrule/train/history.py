@@ -95,3 +95,4 @@ class TrainingState:
     stop: str = ""
     loaders: list[DataLoader] = field(default_factory=list)
     callbacks: Sequence[Callback] = ()
+    measures_accuracy: bool = True  # False for regression: the targets are not classes

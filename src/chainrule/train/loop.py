@@ -61,6 +61,25 @@ def evaluate(model: Module, loss_fn: Any, data: Any, batch_size: int = 1024) -> 
     return total_loss / count, correct / count
 
 
+def predict_outputs(model: Module, X: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """The network's outputs for the rows of ``X``, in evaluation mode, without a graph, a
+    chunk of ``batch_size`` rows at a time (a wide network's activations for every row at once
+    might not fit in memory)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            chunks = [
+                np.asarray(model(Tensor._wrap(X[start : start + batch_size])).data)
+                for start in range(0, len(X), batch_size)
+            ]
+    finally:
+        model.train(was_training)
+    if not chunks:
+        return np.zeros((0, 0), dtype=X.dtype)
+    return np.concatenate(chunks)
+
+
 def _progress(total: int, enabled: bool) -> Any:
     """One tqdm bar for the whole run, counting batches (None without tqdm or when disabled)."""
     if not enabled:
@@ -91,6 +110,7 @@ def fit(
     grad_tol: float | None = None,
     max_norm: float | None = None,
     distributed: bool = False,
+    accuracy: bool = True,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_data`` and return the ``History``.
 
@@ -111,6 +131,9 @@ def fit(
     the gradients are averaged with one allreduce per step, and only rank 0 writes
     checkpoints and shows progress; every rank returns the same History.
 
+    ``accuracy=False`` records no accuracy (the History's accuracy lists stay empty and the
+    progress bar shows the validation loss): for regression, whose targets are not classes.
+
     Raises
     ------
     TrainingDiverged
@@ -123,6 +146,7 @@ def fit(
     loader = _as_loader(train_data, batch_size, shuffle)
     callbacks = _with_rules(list(callbacks), max_norm, param_tol, grad_tol, distributed)
     state = TrainingState(model, optimizer, History(), loaders=[loader], callbacks=callbacks)
+    state.measures_accuracy = accuracy
     if resume_from is not None and Path(resume_from).exists():
         load_checkpoint(resume_from, state)
         if scheduler is not None:
@@ -272,6 +296,11 @@ def _epochs(
                 loss=f"{state.history.train_loss[-1]:.4f}",
                 val_acc=f"{state.history.val_accuracy[-1]:.3f}",
             )
+        elif bar is not None and state.history.val_loss:
+            bar.set_postfix(
+                loss=f"{state.history.train_loss[-1]:.4f}",
+                val_loss=f"{state.history.val_loss[-1]:.4f}",
+            )
 
 
 def _train_epoch(
@@ -304,11 +333,13 @@ def _end_epoch(
 ) -> None:
     history = state.history
     history.train_loss.append(loss)
-    history.train_accuracy.append(accuracy)
+    if state.measures_accuracy:
+        history.train_accuracy.append(accuracy)
     history.lr.append(float(state.optimizer.param_groups[0]["lr"]))
     if validation is not None:
         history.val_loss.append(validation[0])
-        history.val_accuracy.append(validation[1])
+        if state.measures_accuracy:
+            history.val_accuracy.append(validation[1])
     history.epoch_seconds.append(seconds)
 
 

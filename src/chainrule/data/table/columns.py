@@ -1,0 +1,188 @@
+"""What each column of a table is and whether it can help: the task a target asks for (with the
+reason), the kind of each feature (numbers or categories), and the columns left out with a
+one-line note (constant, every value missing, nearly unique text such as names and ids)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from .reading import TableError, import_polars
+
+if TYPE_CHECKING:
+    import polars as pl
+
+Task = Literal["classification", "regression"]
+TASKS = ("auto", "classification", "regression")
+# A target of whole numbers with at most this many distinct values is a class label.
+MAX_INTEGER_CLASSES = 20
+# More classes than this is not a classification chainrule can train well (nor display).
+MAX_CLASSES = 1000
+# Text with more distinct values than this, and more than half as many as it has values, is
+# taken for names or ids, which one-hot encoding cannot generalise from.
+NEARLY_UNIQUE_LEVELS = 20
+
+
+@dataclass(frozen=True)
+class Where:
+    """How messages name a table and its rows: a file's rows by line (the header is line 1),
+    a DataFrame's by row."""
+
+    label: str
+    is_file: bool
+
+    def row(self, index: int) -> str:
+        return f"line {index + 2}" if self.is_file else f"row {index + 1}"
+
+
+def is_text(dtype: pl.DataType) -> bool:
+    pl = import_polars()
+    return dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
+
+
+def is_number(dtype: pl.DataType) -> bool:
+    return bool(dtype.is_numeric()) or dtype == import_polars().Boolean
+
+
+def check_not_mixed(series: pl.Series, where: Where) -> None:
+    """Refuse a text column most of whose values are numbers: a typo ('12,5', 'abc') among
+    numbers would otherwise turn the whole column into categories."""
+    pl = import_polars()
+    if series.dtype != pl.String:
+        return
+    present = series.is_not_null()
+    numbers = series.str.strip_chars().cast(pl.Float64, strict=False).is_not_null()
+    text = present & ~numbers
+    count, total = int(text.sum()), int(present.sum())
+    if count == 0 or count * 2 > total:
+        return
+    first = int(text.arg_true()[0])
+    raise TableError(
+        f"{where.label}: column {series.name!r} mixes numbers and text: {where.row(first)} "
+        f"holds {series[first]!r} ({count:,} of its {total:,} values are not numbers); correct "
+        "them, or write NA where a value is missing"
+    )
+
+
+def detect_task(series: pl.Series, requested: str, where: Where) -> tuple[Task, str]:
+    """The task ``series`` (the target's values, none missing) asks for, and the reason in
+    words; ``requested`` ('auto', or a task) overrides the detection where it can."""
+    if requested not in TASKS:
+        raise ValueError(f"--task: {requested!r} is not one of {', '.join(TASKS)}")
+    pl = import_polars()
+    name, dtype = series.name, series.dtype
+    distinct = series.n_unique()
+    if is_text(dtype) or dtype == pl.Boolean:
+        kind = "true/false values" if dtype == pl.Boolean else "text"
+        if requested == "regression":
+            raise TableError(
+                f"{where.label}: --task regression: the target column {name!r} holds {kind} "
+                f"(e.g. {series[0]!r}), not numbers; leave --task out to classify it"
+            )
+        return "classification", f"the target {name!r} holds {kind}"
+    if not dtype.is_numeric():
+        raise TableError(
+            f"{where.label}: the target column {name!r} holds {dtype} values, which chainrule "
+            "cannot predict; choose a column of numbers, text or true/false values"
+        )
+    whole = dtype.is_integer() or bool((series == series.round()).all())
+    numbers = "whole numbers" if whole else "numbers with fractions"
+    if requested == "regression":
+        return "regression", f"--task regression (the target {name!r} holds {numbers})"
+    if requested == "classification":
+        return "classification", f"--task classification ({distinct:,} classes)"
+    if whole and distinct <= MAX_INTEGER_CLASSES:
+        return "classification", (
+            f"the target {name!r} holds whole numbers with {distinct} distinct values (at most "
+            f"{MAX_INTEGER_CLASSES}); --task regression to predict it as a number"
+        )
+    detail = f"{distinct:,} distinct values" if whole else "fractions"
+    return "regression", (
+        f"the target {name!r} holds {numbers} ({detail}); --task classification to treat "
+        "its values as classes"
+    )
+
+
+def check_classes(series: pl.Series, where: Where) -> list[str]:
+    """The class labels of a classification target, as text in sorted order (numbers by value);
+    a target with one class, or more than MAX_CLASSES, is refused."""
+    pl = import_polars()
+    levels = series.unique().sort()
+    if len(levels) < 2:
+        only = f" ({levels[0]!r})" if len(levels) else ""
+        raise TableError(
+            f"{where.label}: the target column {series.name!r} has one class{only}; a "
+            "classifier needs at least two"
+        )
+    if len(levels) > MAX_CLASSES:
+        raise TableError(
+            f"{where.label}: the target column {series.name!r} has {len(levels):,} classes, "
+            f"more than the {MAX_CLASSES:,} chainrule trains; --task regression predicts it as "
+            "a number"
+        )
+    return [str(level) for level in levels.cast(pl.String).to_list()]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The features chosen, each as 'numeric' or 'categorical', and a note per column left out."""
+
+    numeric: list[str]
+    categorical: list[str]
+    notes: list[str]
+
+
+def choose_features(
+    frame: pl.DataFrame, target: str, requested: Sequence[str] | None, where: Where
+) -> Choice:
+    """Sort the columns other than ``target`` into numbers and categories. Without
+    ``requested``, columns that cannot help are left out with a note; a requested column that
+    cannot be used at all (every value missing, dates) is an error naming it."""
+    names = list(requested) if requested is not None else [c for c in frame.columns if c != target]
+    numeric: list[str] = []
+    categorical: list[str] = []
+    notes: list[str] = []
+    for name in names:
+        series = frame[name]
+        problem = _unusable(series)
+        if problem:
+            if requested is not None:
+                raise TableError(f"{where.label}: --features: column {name!r} {problem}")
+            notes.append(f"left out {name!r}: {problem}")
+            continue
+        useless = _useless(series)
+        if useless and requested is None:
+            notes.append(f"left out {name!r}: {useless} (name it in --features to use it)")
+            continue
+        check_not_mixed(series, where)
+        (numeric if is_number(series.dtype) else categorical).append(name)
+    if not numeric and not categorical:
+        raise TableError(
+            f"{where.label}: no column is left to predict {target!r} from "
+            f"({'; '.join(notes) or 'the table has only the target'})"
+        )
+    return Choice(numeric, categorical, notes)
+
+
+def _unusable(series: pl.Series) -> str:
+    """Why a column cannot be an input at all, or ''."""
+    if series.null_count() == len(series) or (
+        series.dtype.is_float() and series.fill_nan(None).null_count() == len(series)
+    ):
+        return "every value is missing"
+    if not (is_number(series.dtype) or is_text(series.dtype)):
+        return f"holds {series.dtype} values, which chainrule does not use as inputs"
+    return ""
+
+
+def _useless(series: pl.Series) -> str:
+    """Why a usable column cannot help a prediction (constant, or text that names each row),
+    or ''."""
+    values = series.drop_nulls()
+    distinct = values.n_unique()
+    if distinct <= 1:
+        return f"constant ({values[0]!r})" if len(values) else "constant"
+    if is_text(series.dtype) and distinct > NEARLY_UNIQUE_LEVELS and distinct * 2 > len(values):
+        return f"text with {distinct:,} distinct values in {len(values):,} rows (names or ids?)"
+    return ""
