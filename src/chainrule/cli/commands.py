@@ -95,6 +95,7 @@ def _train(args: argparse.Namespace) -> int:
                 resume=args.resume,
                 progress=not args.quiet,
                 animate=args.animate,
+                plots=not args.no_plots,
                 distributed=distributed,
             )
     except RunAlreadyFinished as finished:
@@ -482,6 +483,7 @@ def _add_train(commands: Subcommands) -> None:
     )
     train.add_argument("--animate", action="store_true", help="GIF of the boundary (2-D data)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--no-plots", action="store_true", help="write no PNG (faster)")
     train.add_argument(
         "--param-tol",
         type=_tolerance,

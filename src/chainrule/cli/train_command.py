@@ -611,11 +611,11 @@ def _load(config: RunConfig) -> _Data:
     assert config.seed is not None and config.val_fraction is not None
     if config.data not in DATASETS:
         table = table_run.load(config)
-        X_train = np.concatenate([table.X_train, table.X_val])
-        y_train = np.concatenate([table.y_train, table.y_val])
+        # X_train is only drawn (the boundary of 2-D data): the fit rows stand for it, which
+        # spares a copy of a large table's matrix.
         return _Data(
-            X_train,
-            y_train,
+            table.X_train,
+            table.y_train,
             table.X_train,
             table.y_train,
             table.X_val,
@@ -666,7 +666,7 @@ def _train(
         _OptimizerSettings(_optimizer_settings(config)),
     ]
     snapshots: list[tuple[str, nn.Module]] = []
-    if animate and arrays.features == 2:
+    if animate and arrays.features == 2 and not arrays.regression:
         callbacks.append(_Snapshots(snapshots, config.epochs or 1))
     loader = data.DataLoader(
         data.TensorDataset(arrays.X_fit, arrays.y_fit),
@@ -790,7 +790,7 @@ def _pictures(
                 problems=problems,
             )
         )
-    if arrays.features == 2:
+    if arrays.features == 2 and not arrays.regression:
         boundary = f"{config.data}: test accuracy {test_accuracy:.1%}"
         files.append(
             pictures.plot_decision_boundary(

@@ -1,5 +1,6 @@
 """Data: datasets and loaders, the built-in digits, IDX files (MNIST, Fashion-MNIST), toy sets,
-and numeric rows from .npy or CSV files (``read_matrix``)."""
+numeric rows from .npy or CSV files (``read_matrix``), and your own tables (``load_table``:
+CSV, TSV, Parquet or a DataFrame, prepared for training; polars is imported only then)."""
 
 from .digits import load_digits
 from .idx import (
@@ -14,6 +15,7 @@ from .idx import (
 from .loader import DataLoader, TensorDataset
 from .matrix import DataFileError, read_matrix
 from .preparation import one_hot, train_val_split
+from .table import TableData, TableError, TablePreprocessor, load_table
 from .toy import (
     make_blobs,
     make_circles,
@@ -30,10 +32,14 @@ __all__ = [
     "DataFileError",
     "DataLoader",
     "IDXError",
+    "TableData",
+    "TableError",
+    "TablePreprocessor",
     "TensorDataset",
     "load_digits",
     "load_fashion_mnist",
     "load_mnist",
+    "load_table",
     "load_train_test",
     "make_blobs",
     "make_circles",

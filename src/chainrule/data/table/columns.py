@@ -51,6 +51,9 @@ def check_not_mixed(series: pl.Series, where: Where) -> None:
     pl = import_polars()
     if series.dtype != pl.String:
         return
+    sample = series.head(1000).drop_nulls()
+    if not sample.str.strip_chars().cast(pl.Float64, strict=False).is_not_null().any():
+        return  # text from its first rows on: categories (the full check is for numbers)
     present = series.is_not_null()
     numbers = series.str.strip_chars().cast(pl.Float64, strict=False).is_not_null()
     text = present & ~numbers
@@ -72,7 +75,6 @@ def detect_task(series: pl.Series, requested: str, where: Where) -> tuple[Task, 
         raise ValueError(f"--task: {requested!r} is not one of {', '.join(TASKS)}")
     pl = import_polars()
     name, dtype = series.name, series.dtype
-    distinct = series.n_unique()
     if is_text(dtype) or dtype == pl.Boolean:
         kind = "true/false values" if dtype == pl.Boolean else "text"
         if requested == "regression":
@@ -86,6 +88,7 @@ def detect_task(series: pl.Series, requested: str, where: Where) -> tuple[Task, 
             f"{where.label}: the target column {name!r} holds {dtype} values, which chainrule "
             "cannot predict; choose a column of numbers, text or true/false values"
         )
+    distinct = series.n_unique()
     whole = dtype.is_integer() or bool((series == series.round()).all())
     numbers = "whole numbers" if whole else "numbers with fractions"
     if requested == "regression":
@@ -138,7 +141,8 @@ def choose_features(
 ) -> Choice:
     """Sort the columns other than ``target`` into numbers and categories. Without
     ``requested``, columns that cannot help are left out with a note; a requested column that
-    cannot be used at all (every value missing, dates) is an error naming it."""
+    cannot be used at all (every value missing, dates) is an error naming it. Text columns
+    should have passed ``check_not_mixed`` on every row first."""
     names = list(requested) if requested is not None else [c for c in frame.columns if c != target]
     numeric: list[str] = []
     categorical: list[str] = []
@@ -155,7 +159,6 @@ def choose_features(
         if useless and requested is None:
             notes.append(f"left out {name!r}: {useless} (name it in --features to use it)")
             continue
-        check_not_mixed(series, where)
         (numeric if is_number(series.dtype) else categorical).append(name)
     if not numeric and not categorical:
         raise TableError(
@@ -179,8 +182,11 @@ def _unusable(series: pl.Series) -> str:
 def _useless(series: pl.Series) -> str:
     """Why a usable column cannot help a prediction (constant, or text that names each row),
     or ''."""
-    values = series.drop_nulls()
-    distinct = values.n_unique()
+    values = (series.fill_nan(None) if series.dtype.is_float() else series).drop_nulls()
+    if is_text(series.dtype):
+        distinct = values.n_unique()
+    else:  # numbers: constant when the smallest is the largest, no hashing needed
+        distinct = 1 if values.min() == values.max() else 2
     if distinct <= 1:
         return f"constant ({values[0]!r})" if len(values) else "constant"
     if is_text(series.dtype) and distinct > NEARLY_UNIQUE_LEVELS and distinct * 2 > len(values):

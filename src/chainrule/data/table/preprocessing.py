@@ -26,6 +26,7 @@ from .columns import Task, Where, is_number
 from .reading import TableError, import_polars
 
 if TYPE_CHECKING:
+    import polars
     import polars as pl
 
 # One-hot columns a categorical feature gets at most (the most frequent values); the rest share
@@ -144,22 +145,20 @@ class TablePreprocessor:
         categorical: Sequence[str],
     ) -> tuple[TablePreprocessor, list[str]]:
         """The steps fitted on ``frame`` (training rows only), and notes on capped
-        vocabularies. Column order: as in the frame."""
+        vocabularies. The numeric columns come first, then the categorical ones, each group
+        in the frame's order."""
         notes: list[str] = []
         columns: list[Column] = []
-        chosen = set(numeric) | set(categorical)
-        for name in [name for name in frame.columns if name in chosen]:
-            if name in numeric:
-                columns.append(_fit_numeric(frame[name]))
-            else:
-                column = _fit_categorical(frame[name])
-                if column.capped:
-                    notes.append(
-                        f"{name!r} has {len(column.levels) + column.capped:,} distinct values; "
-                        f"the {MAX_LEVELS} most frequent get a column each, the other "
-                        f"{column.capped:,} share {name}={OTHER}"
-                    )
-                columns.append(column)
+        columns += _fit_numeric(frame, [name for name in frame.columns if name in set(numeric)])
+        for name in [name for name in frame.columns if name in set(categorical)]:
+            column = _fit_categorical(frame[name])
+            if column.capped:
+                notes.append(
+                    f"{name!r} has {len(column.levels) + column.capped:,} distinct values; "
+                    f"the {MAX_LEVELS} most frequent get a column each, the other "
+                    f"{column.capped:,} share {name}={OTHER}"
+                )
+            columns.append(column)
         return cls(tuple(columns), target), notes
 
     # -- applying ---------------------------------------------------------------------------
@@ -173,19 +172,35 @@ class TablePreprocessor:
                 f"{where.label}: the model needs column(s) {', '.join(map(repr, missing))}, "
                 f"which the table does not have (it has {_listed(frame.columns)})"
             )
+        for column in self.columns:  # numbers written as text: every one must parse
+            if isinstance(column, NumericColumn) and not is_number(frame.schema[column.name]):
+                _numbers(frame[column.name], where)
+        # Every input column's expression at once: polars computes them in parallel.
+        numeric = [column for column in self.columns if isinstance(column, NumericColumn)]
+        categorical = [column for column in self.columns if isinstance(column, CategoricalColumn)]
+        computed = frame.select(
+            [
+                expression
+                for column in numeric
+                for expression in _numeric_expressions(column, frame.schema[column.name])
+            ]
+            + [_codes_expression(column) for column in categorical]
+        )
         out = np.zeros((frame.height, len(self.feature_names)), dtype=np.float32)
+        width = sum(len(column.outputs) for column in numeric)
+        if width:  # one (transposing) copy of the numeric block into the matrix
+            out[:, :width] = computed[:, :width].to_numpy()
+        flat, rows = out.reshape(-1), np.arange(frame.height, dtype=np.int64) * out.shape[1]
         unseen: dict[str, Unseen] = {}
-        start = 0
-        for column in self.columns:
-            width = len(column.outputs)
-            block = out[:, start : start + width]
-            if isinstance(column, NumericColumn):
-                _apply_numeric(column, frame[column.name], block, where)
-            else:
-                found = _apply_categorical(column, frame[column.name], block)
-                if found.count:
-                    unseen[column.name] = found
-            start += width
+        start = width
+        for index, column in enumerate(categorical):
+            codes = computed[:, width + index].to_numpy()
+            flat[rows + (start + codes)] = 1
+            other = len(column.outputs) - 1
+            outside = codes == other
+            if outside.any():
+                unseen[column.name] = _unseen(frame[column.name], outside)
+            start += len(column.outputs)
         return out, unseen
 
     def encode_target(self, series: pl.Series, where: Where) -> np.ndarray:
@@ -279,7 +294,7 @@ def _numbers(series: pl.Series, where: Where) -> np.ndarray:
     naming the column and its first row."""
     pl = import_polars()
     if is_number(series.dtype) or series.dtype == pl.Null:
-        return series.cast(pl.Float64).fill_null(math.nan).to_numpy()
+        return np.asarray(series.cast(pl.Float64).to_numpy())  # missing values become NaN
     if series.dtype != pl.String:
         raise TableError(
             f"{where.label}: column {series.name!r} holds {series.dtype} values; the model "
@@ -296,29 +311,51 @@ def _numbers(series: pl.Series, where: Where) -> np.ndarray:
     return numbers.fill_null(math.nan).to_numpy()
 
 
-def _fit_numeric(series: pl.Series) -> NumericColumn:
-    values = _numbers(series, Where(series.name, False))
-    present = values[~np.isnan(values)]
-    mean, std = float(present.mean()), float(present.std())
-    return NumericColumn(
-        series.name,
-        mean=mean,
-        scale=std if std > 0 and math.isfinite(std) else 1.0,
-        median=float(np.median(present)),
-        indicator=len(present) < len(values),
-    )
+def _fit_numeric(frame: pl.DataFrame, names: Sequence[str]) -> list[NumericColumn]:
+    """Mean, standard deviation (ddof 0), median and whether any value is missing, of each
+    numeric column in ``names``: one ``select``, which polars computes in parallel."""
+    pl = import_polars()
+    statistics = ("mean", "std", "median", "missing")
+    expressions = []
+    for index, name in enumerate(names):
+        values = pl.col(name).cast(pl.Float64).fill_nan(None)
+        expressions += [
+            values.mean().alias(f"{index}mean"),
+            values.std(ddof=0).alias(f"{index}std"),
+            values.median().alias(f"{index}median"),
+            values.null_count().cast(pl.Float64).alias(f"{index}missing"),
+        ]
+    row = frame.select(expressions).row(0) if expressions else ()
+    columns = []
+    for index, name in enumerate(names):
+        mean, std, median, missing = (
+            float(value) if value is not None else 0.0
+            for value in row[index * len(statistics) : (index + 1) * len(statistics)]
+        )
+        columns.append(
+            NumericColumn(
+                name,
+                mean=mean,
+                scale=std if std > 0 and math.isfinite(std) else 1.0,
+                median=median,
+                indicator=missing > 0,
+            )
+        )
+    return columns
 
 
-def _apply_numeric(
-    column: NumericColumn, series: pl.Series, block: np.ndarray, where: Where
-) -> None:
-    values = _numbers(series, where)
-    missing = np.isnan(values)
-    if missing.any():
-        values = np.where(missing, column.median, values)
-    block[:, 0] = (values - column.mean) / column.scale
+def _numeric_expressions(column: NumericColumn, dtype: pl.DataType) -> list[pl.Expr]:
+    """The standardised values (missing ones filled with the median), and the indicator."""
+    pl = import_polars()
+    source = pl.col(column.name)
+    if not is_number(dtype):  # text that holds numbers (checked by _numbers), or all missing
+        source = source.cast(pl.String).str.strip_chars()
+    number = source.cast(pl.Float64, strict=False).fill_nan(None)
+    scaled = ((number.fill_null(column.median) - column.mean) / column.scale).cast(pl.Float32)
+    found = [scaled.alias(f"{column.name}\x00value")]
     if column.indicator:
-        block[:, 1] = missing
+        found.append(number.is_null().cast(pl.Float32).alias(f"{column.name}\x00missing"))
+    return found
 
 
 def _as_text(series: pl.Series) -> pl.Series:
@@ -341,28 +378,29 @@ def _fit_categorical(series: pl.Series) -> CategoricalColumn:
     )
 
 
-def _apply_categorical(column: CategoricalColumn, series: pl.Series, block: np.ndarray) -> Unseen:
+def _codes_expression(column: CategoricalColumn) -> pl.Expr:
+    """The one-hot position of each value: its level's index, then "(missing)" where training
+    had missing values, else "(other)" (for values outside the vocabulary, and for missing
+    values where training had none)."""
     pl = import_polars()
-    text = _as_text(series)
-    other = block.shape[1] - 1
+    other = len(column.outputs) - 1
+    text = pl.col(column.name).cast(pl.String).str.strip_chars()
     codes = text.replace_strict(
-        list(column.levels),
-        list(range(len(column.levels))),
-        default=other,
-        return_dtype=pl.Int32,
-    ).to_numpy(writable=True)
-    absent = text.is_null().to_numpy()
+        list(column.levels), list(range(len(column.levels))), default=other, return_dtype=pl.Int32
+    )
     if column.missing:
-        codes[absent] = len(column.levels)
-    block[np.arange(len(codes)), codes] = 1
-    # Values outside the vocabulary go to "(other)", and so do missing values where training
-    # had none: both are counted, with a few examples, for the caller to report.
-    outside = codes == other
-    found = Unseen(count=int(outside.sum()))
-    if found.count:
-        examples = text.filter(pl.Series(outside)).unique(maintain_order=True).head(3)
-        found.examples = [MISSING if value is None else value for value in examples.to_list()]
-    return found
+        codes = pl.when(text.is_null()).then(pl.lit(len(column.levels), pl.Int32)).otherwise(codes)
+    named: polars.Expr = codes.alias(f"{column.name}\x00codes")
+    return named
+
+
+def _unseen(series: pl.Series, outside: np.ndarray) -> Unseen:
+    """The count of values sent to "(other)", with up to three examples."""
+    pl = import_polars()
+    examples = _as_text(series).filter(pl.Series(outside)).unique(maintain_order=True).head(3)
+    return Unseen(
+        int(outside.sum()), [MISSING if value is None else value for value in examples.to_list()]
+    )
 
 
 def _column_dict(column: Column) -> dict[str, Any]:
