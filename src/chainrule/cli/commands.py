@@ -48,6 +48,7 @@ def _train(args: argparse.Namespace) -> int:
     from ..train import TrainingDiverged
     from ..train import distributed as mpi
     from .train_command import (
+        DATASETS,
         TOY_SETS,
         RunAlreadyFinished,
         RunConfig,
@@ -58,7 +59,7 @@ def _train(args: argparse.Namespace) -> int:
 
     distributed = mpi.launched_by_mpi()  # mpirun -n K chainrule train ...: one model, K ranks
     data = args.data or (None if args.resume else "digits")  # a resumed run keeps its data
-    if args.animate and data is not None and data not in TOY_SETS:
+    if args.animate and data in DATASETS and data not in TOY_SETS:  # a table may be 2-D
         print(
             f"chainrule train: --animate draws the boundary of 2-D data ({', '.join(TOY_SETS)}); "
             f"{data} is not 2-D, so it is ignored",
@@ -107,7 +108,7 @@ def _train(args: argparse.Namespace) -> int:
             mpi.abort(message, code=130)
         print(f"\n{message}", file=sys.stderr)
         return 130
-    except (OSError, ValueError, TrainingDiverged, RunFailed, ModelFileError) as error:
+    except (OSError, ValueError, ImportError, TrainingDiverged, RunFailed, ModelFileError) as error:
         message = f"chainrule train: {_one_line(error)}"
         if distributed:  # end all ranks, rather than leave the others waiting for this one
             mpi.abort(message)

@@ -46,21 +46,20 @@ def load(config: Any) -> TableData:
 
 
 def evaluate_split(
-    model: Module, table: TableData, X: np.ndarray, y: np.ndarray
+    model: Module, table: TableData, part: str, X: np.ndarray
 ) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
-    """The metrics of ``model`` on the rows ``X``, ``y`` (with the baselines), and the true and
-    predicted values (class indices, or the target's values on its own scale)."""
+    """The metrics of ``model`` on the ``part`` rows ("validation" or "test") whose inputs are
+    ``X`` (with the baselines), and the true and predicted values (class indices, or the
+    target's own values)."""
     outputs = predict_outputs(model, X)
-    preprocessor = table.preprocessor
-    if preprocessor.task == "classification":
+    true = table.targets[part]
+    if table.task == "classification":
         predicted = outputs.argmax(axis=1)
         majority = int(np.bincount(table.y_train, minlength=len(table.classes)).argmax())
-        found = metrics.classification_metrics(y, predicted, len(table.classes), majority)
-        return found, y, predicted
-    target = preprocessor.target
-    true = y.reshape(-1).astype(np.float64) * target.scale + target.mean
-    values, _ = preprocessor.decode(outputs)
-    mean = float(table.y_train.mean()) * target.scale + target.mean
+        found = metrics.classification_metrics(true, predicted, len(table.classes), majority)
+        return found, true, predicted
+    values, _ = table.preprocessor.decode(outputs)
+    mean = float(table.targets["training"].mean())
     return metrics.regression_metrics(true, np.asarray(values), mean), true, np.asarray(values)
 
 
@@ -70,8 +69,8 @@ def metrics_record(
     """The ``metrics.json`` entries of a table run: ``task``, and ``val_*`` and ``test_*``
     metrics with their baselines; and the test rows' true and predicted values."""
     record: dict[str, Any] = {"task": table.task}
-    validation, _, _ = evaluate_split(model, table, table.X_val, table.y_val)
-    test, true, predicted = evaluate_split(model, table, table.X_test, table.y_test)
+    validation, _, _ = evaluate_split(model, table, "validation", table.X_val)
+    test, true, predicted = evaluate_split(model, table, "test", table.X_test)
     for prefix, found in (("val", validation), ("test", test)):
         for name, value in found.items():
             key = name.replace("baseline_", f"{prefix}_baseline_", 1)

@@ -29,6 +29,7 @@ from .columns import (
     Task,
     Where,
     check_classes,
+    check_finite,
     check_not_mixed,
     choose_features,
     detect_task,
@@ -71,6 +72,9 @@ class TableData:
     y_test: np.ndarray
     preprocessor: TablePreprocessor
     notes: list[str] = field(default_factory=list)
+    # The target's own values by part ("training", "validation", "test"): float64 numbers for
+    # a regression (exact, where ``y_*`` went through float32), class indices otherwise.
+    targets: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def task(self) -> Task:
@@ -121,8 +125,11 @@ def load_table(
     where = Where(label, isinstance(source, (str, os.PathLike)))
     _check_columns(frame, target, features, where)
     notes: list[str] = []
-    check_not_mixed(frame[target], where)
-    frame = _rows_with_target(frame, target, where, notes)
+    candidates = list(features) if features is not None else frame.columns
+    for name in dict.fromkeys([target, *candidates]):  # on every row, before any is dropped
+        check_not_mixed(frame[name], where)
+    check_finite(frame, list(dict.fromkeys([target, *candidates])), where)
+    frame, where = _rows_with_target(frame, target, where, notes)
     chosen_task, reason = detect_task(frame[target], task, where)
     notes.insert(0, f"task: {chosen_task} ({reason})")
     classes = check_classes(frame[target], where) if chosen_task == "classification" else []
@@ -136,14 +143,12 @@ def load_table(
         test_frame, test_label = read_table(test)
         test_where = Where(test_label, isinstance(test, (str, os.PathLike)))
         _check_columns(test_frame, target, features, test_where)
-        test_frame = _rows_with_target(test_frame, target, test_where, notes)
+        check_finite(test_frame, [target], test_where)
+        test_frame, test_where = _rows_with_target(test_frame, target, test_where, notes)
         train, train_labels = frame, labels
     fit_rows, val_rows = split_rows(train.height, val_fraction, seed + 1, train_labels)
     fit, val = train[fit_rows], train[val_rows]
     del train
-    for name in features if features is not None else fit.columns:
-        if name != target:
-            check_not_mixed(frame[name], where)
     choice = choose_features(fit, target, features, where)
     notes += choice.notes
     target_column = _target_column(fit[target], chosen_task, classes)
@@ -152,6 +157,7 @@ def load_table(
     )
     notes += capped
     arrays: list[np.ndarray] = []
+    targets: dict[str, np.ndarray] = {}
     for part, part_frame, part_where in (
         ("training", fit, where),
         ("validation", val, where),
@@ -159,9 +165,11 @@ def load_table(
     ):
         X, unseen = preprocessor.transform(part_frame, part_where)
         notes += [unseen_note(part, name, found) for name, found in unseen.items()]
-        arrays += [X, preprocessor.encode_target(part_frame[target], part_where)]
+        y = preprocessor.encode_target(part_frame[target], part_where)
+        arrays += [X, y]
+        targets[part] = _target_values(part_frame[target]) if chosen_task == "regression" else y
     X_train, y_train, X_val, y_val, X_test, y_test = arrays
-    return TableData(X_train, y_train, X_val, y_val, X_test, y_test, preprocessor, notes)
+    return TableData(X_train, y_train, X_val, y_val, X_test, y_test, preprocessor, notes, targets)
 
 
 def unseen_note(part: str, column: str, found: Unseen) -> str:
@@ -179,11 +187,12 @@ def _check_columns(
     """Refuse a target or feature the table does not have (listing the columns it has, and the
     nearest name), a feature named twice, and the target among the features."""
     names = [target, *(features or [])]
+    folded = {column.casefold(): column for column in frame.columns}
     for position, name in enumerate(names):
         flag = "--target" if position == 0 else "--features"
         if name not in frame.columns:
-            close = difflib.get_close_matches(name, frame.columns, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = difflib.get_close_matches(name.casefold(), list(folded), n=1)
+            hint = f"; did you mean {folded[close[0]]!r}?" if close else ""
             raise TableError(
                 f"{where.label}: {flag}: no column {name!r}{hint} (the columns are "
                 f"{', '.join(map(repr, frame.columns))})"
@@ -203,8 +212,9 @@ def _check_columns(
 
 def _rows_with_target(
     frame: pl.DataFrame, target: str, where: Where, notes: list[str]
-) -> pl.DataFrame:
-    """``frame`` without the rows whose target is missing, counted in ``notes``."""
+) -> tuple[pl.DataFrame, Where]:
+    """``frame`` without the rows whose target is missing, counted in ``notes``, and ``where``
+    knowing which rows were kept (for line numbers)."""
     pl = import_polars()
     column = frame[target]
     missing = column.is_null()
@@ -221,8 +231,14 @@ def _rows_with_target(
             f"{where.label}: dropped {dropped:,} of {frame.height:,} rows whose target "
             f"{target!r} is missing"
         )
-        frame = frame.filter(~pl.Series(missing))
-    return frame
+        kept = np.flatnonzero(~missing.to_numpy())
+        return frame.filter(~pl.Series(missing)), Where(where.label, where.is_file, kept)
+    return frame, where
+
+
+def _target_values(series: pl.Series) -> np.ndarray:
+    pl = import_polars()
+    return np.asarray(series.cast(pl.Float64).to_numpy(), dtype=np.float64)
 
 
 def _class_indices(series: pl.Series, classes: list[str]) -> np.ndarray:

@@ -5,8 +5,8 @@ one-line note (constant, every value missing, nearly unique text such as names a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 from .reading import TableError, import_polars
 
@@ -31,9 +31,39 @@ class Where:
 
     label: str
     is_file: bool
+    # Where rows were dropped: the original index of each row kept, so that a line number
+    # still points into the file.
+    kept: Any = field(default=None, compare=False)
 
     def row(self, index: int) -> str:
+        if self.kept is not None:
+            index = int(self.kept[index])
         return f"line {index + 2}" if self.is_file else f"row {index + 1}"
+
+
+# The largest float32 number: beyond it a value becomes infinite in the network.
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def check_finite(frame: pl.DataFrame, names: Sequence[str], where: Where) -> None:
+    """Refuse a column of numbers holding inf, -inf or a value beyond float32's range, naming
+    the column and the first line that does (NaN is a missing value, and allowed)."""
+    pl = import_polars()
+    numeric = [name for name in names if frame.schema[name].is_numeric()]
+    if not numeric:
+        return
+    beyond = [pl.col(name).cast(pl.Float64).fill_nan(None).abs() > FLOAT32_MAX for name in numeric]
+    found = frame.select([test.any().alias(name) for test, name in zip(beyond, numeric)]).row(0)
+    for name, test, bad in zip(numeric, beyond, found):
+        if bad:
+            mask = frame.select(test.alias("beyond"))["beyond"].fill_null(False)
+            first = int(mask.arg_true()[0])
+            raise TableError(
+                f"{where.label}: column {name!r} holds {frame[name][first]!r} at "
+                f"{where.row(first)} ({int(mask.sum()):,} such values); chainrule computes in "
+                f"float32, whose numbers reach {FLOAT32_MAX:.3g}: correct them, or write NA "
+                "where a value is missing"
+            )
 
 
 def is_text(dtype: pl.DataType) -> bool:
@@ -100,9 +130,9 @@ def detect_task(series: pl.Series, requested: str, where: Where) -> tuple[Task, 
             f"the target {name!r} holds whole numbers with {distinct} distinct values (at most "
             f"{MAX_INTEGER_CLASSES}); --task regression to predict it as a number"
         )
-    detail = f"{distinct:,} distinct values" if whole else "fractions"
+    detail = f" ({distinct:,} distinct values)" if whole else ""
     return "regression", (
-        f"the target {name!r} holds {numbers} ({detail}); --task classification to treat "
+        f"the target {name!r} holds {numbers}{detail}; --task classification to treat "
         "its values as classes"
     )
 
@@ -152,7 +182,9 @@ def choose_features(
         problem = _unusable(series)
         if problem:
             if requested is not None:
-                raise TableError(f"{where.label}: --features: column {name!r} {problem}")
+                raise TableError(
+                    f"{where.label}: --features: column {name!r} cannot be an input: {problem}"
+                )
             notes.append(f"left out {name!r}: {problem}")
             continue
         useless = _useless(series)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .columns import Task, Where, is_number
+from .columns import Task, Where, check_finite, is_number
 from .reading import TableError, import_polars
 
 if TYPE_CHECKING:
@@ -172,6 +172,7 @@ class TablePreprocessor:
                 f"{where.label}: the model needs column(s) {', '.join(map(repr, missing))}, "
                 f"which the table does not have (it has {_listed(frame.columns)})"
             )
+        check_finite(frame, [c.name for c in self.columns if isinstance(c, NumericColumn)], where)
         for column in self.columns:  # numbers written as text: every one must parse
             if isinstance(column, NumericColumn) and not is_number(frame.schema[column.name]):
                 _numbers(frame[column.name], where)
@@ -445,9 +446,13 @@ class _Fields:
     def number(self, value: Any, field_name: str, *, positive: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(field_name, "is not a number")
-        if not math.isfinite(value) or (positive and value <= 0):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            raise self.fail(field_name, "is too large a number") from None
+        if not math.isfinite(number) or (positive and number <= 0):
             raise self.fail(field_name, f"is {value!r}")
-        return float(value)
+        return number
 
     def strings(self, value: Any, field_name: str) -> list[str]:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):

@@ -17,6 +17,8 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     import polars
     import polars as pl
@@ -87,9 +89,16 @@ def _from_pandas(frame: Any, label: str) -> pl.DataFrame:
     for name, column in zip(names, frame.columns):
         series = frame[column]
         kind = series.dtype.kind
-        if kind in "biuf":
-            values = series.to_numpy()
-            columns.append(pl.Series(name, values, nan_to_null=kind == "f"))
+        if kind in "iuf":  # NumPy numbers, or pandas' nullable Int64/Float64 (NA: null)
+            if bool(series.isna().any()):
+                values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+                numbers = pl.Series(name, values, nan_to_null=True)
+                columns.append(numbers.cast(pl.Int64) if kind in "iu" else numbers)
+            else:
+                columns.append(pl.Series(name, series.to_numpy(), nan_to_null=kind == "f"))
+        elif kind == "b":  # bool, or pandas' nullable boolean with NA
+            values = [None if _missing_object(item) else bool(item) for item in series.tolist()]
+            columns.append(pl.Series(name, values, dtype=pl.Boolean))
         else:  # text, categories, objects: missing values (NaN, None, pd.NA) become null
             values = [None if _missing_object(item) else item for item in series.tolist()]
             try:
@@ -247,27 +256,77 @@ def _read_text(path: Path, head: bytes, label: str) -> pl.DataFrame:
             f"{label}: the header has {len(header)} names separated by "
             f"{_DELIMITER_NAMES[delimiter]}s, and the rows {frame.width} values"
         )
+    if frame.height == 0:
+        raise TableError(f"{label}: has a header but no rows")
+    _refuse_short_rows(path, frame, delimiter, label)
     return frame
 
 
-_DECIMAL_COMMA = r"^\s*[+-]?[0-9]*,[0-9]+\s*$"
+def _refuse_short_rows(path: Path, frame: pl.DataFrame, delimiter: str, label: str) -> None:
+    """polars fills a row with fewer values than the header with missing values; refuse it,
+    naming its line. Only a table whose last column has missing values can hold such a row,
+    and only then are its lines counted (the delimiters of each line, then, for a line with
+    too few, Python's csv module, which knows quotes and line breaks inside them)."""
+    pl = import_polars()
+    if frame[frame.columns[-1]].null_count() == 0:
+        return
+    lines = pl.read_csv(
+        path, has_header=False, separator="\x1f", quote_char=None, new_columns=["line"],
+        schema_overrides={"line": pl.String}, skip_rows=1,
+    )["line"]  # fmt: skip
+    counts = lines.fill_null("").str.count_matches(delimiter, literal=True)
+    if bool((counts >= frame.width - 1).all()):
+        return
+    problem = _row_lengths(path, delimiter)
+    if problem:
+        raise TableError(f"{label}: {problem}")
+
+
+_DECIMAL_NUMBER = r"^\s*[+-]?[0-9]*(,[0-9]+)?\s*$"
 
 
 def _has_decimal_commas(frame: pl.DataFrame) -> bool:
     """Whether a semicolon-separated table writes its numbers with decimal commas ("3,5"), as
-    spreadsheets do in much of Europe: a text column whose first values all look so."""
+    spreadsheets do in much of Europe: a text column whose first values are all numbers so
+    written (whole numbers among them), one at least with a comma."""
     pl = import_polars()
     for name, dtype in frame.schema.items():
         if dtype == pl.String:
             values = frame[name].head(1000).drop_nulls()
-            if len(values) and bool(values.str.contains(_DECIMAL_COMMA).all()):
+            if (
+                len(values)
+                and bool(values.str.contains(_DECIMAL_NUMBER).all())
+                and bool(values.str.contains(",", literal=True).any())
+            ):
                 return True
     return False
 
 
 def _diagnosis(path: Path, delimiter: str, error: BaseException) -> str:
-    """What is wrong with a text table polars refused, from a read with Python's csv module:
-    the first line whose number of values differs from the header's, else polars' words."""
+    """What is wrong with a text table polars refused: the first line that is not UTF-8, or
+    whose number of values differs from the header's (Python's csv module), else polars'
+    words."""
+    if "utf-8" in str(error).lower() or "utf8" in str(error).lower():
+        line = _first_line_not_utf8(path)
+        if line is not None:
+            return f"line {line[0]} is not UTF-8 text (byte {line[1]:#04x}); save the file as UTF-8"
+    return _row_lengths(path, delimiter) or f"cannot be read as a table ({_first_line(error)})"
+
+
+def _first_line_not_utf8(path: Path) -> tuple[int, int] | None:
+    """The number of the first line that is not UTF-8, and its first such byte."""
+    opener = gzip.open if _starts_with(path, _GZIP_MAGIC) else open
+    with opener(path, "rb") as file:
+        for number, line in enumerate(file, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as problem:
+                return number, line[problem.start]
+    return None
+
+
+def _row_lengths(path: Path, delimiter: str) -> str:
+    """The first line whose number of values differs from the header's, in words, or ''."""
     opener = gzip.open if _starts_with(path, _GZIP_MAGIC) else open
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as file:
@@ -281,7 +340,7 @@ def _diagnosis(path: Path, delimiter: str, error: BaseException) -> str:
                     )
     except (OSError, UnicodeDecodeError, csv.Error, EOFError, zlib.error) as problem:
         return f"cannot be read as a table ({problem})"
-    return f"cannot be read as a table ({_first_line(error)})"
+    return ""
 
 
 def _starts_with(path: Path, magic: bytes) -> bool:
