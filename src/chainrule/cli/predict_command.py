@@ -183,6 +183,18 @@ def _parameter_dtype(model: object) -> np.dtype[Any]:
     return np.dtype(parameters[0].dtype if parameters else np.float32)
 
 
+def _shown(value: object) -> str:
+    """A metadata value on one line: a mapping as key=value pairs (unset ones left out),
+    numbers to 4 significant digits."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key}={_shown(item)}" for key, item in value.items() if item is not None)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return ",".join(_shown(item) for item in value)
+    return str(value)
+
+
 def info(model_path: str) -> int:
     """Print a saved model's architecture, size and metadata; for a table model, the columns
     it expects, their kinds and their preprocessing. The exit code."""
@@ -200,7 +212,7 @@ def info(model_path: str) -> int:
     print(f"parameters: {model.num_parameters():,}")
     for key, value in metadata.items():
         if key != "table":
-            print(f"{key}: {value}")
+            print(f"{key}: {_shown(value)}")
     if preprocessor is not None:
         print(
             f"input columns ({len(preprocessor.columns)}, matched by name; others are ignored), "
