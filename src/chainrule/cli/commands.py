@@ -127,14 +127,14 @@ def _print_result(result: Any, data: str | None) -> None:
 
     history = result.history
     name = result.config.data if result.config is not None else data
-    validation = (
-        f"validation accuracy {history.val_accuracy[-1]:.2%}"
-        if history.val_accuracy
-        else f"validation loss {history.val_loss[-1]:.4f}"
-    )
+    validation = ""
+    if history.val_accuracy:
+        validation = f", validation accuracy {history.val_accuracy[-1]:.2%}"
+    elif history.val_loss:
+        validation = f", validation loss {history.val_loss[-1]:.4f}"
     print(
         f"{name}: {counted(history.epochs, 'epoch')} in {sum(history.epoch_seconds):.1f} s, "
-        f"final training loss {history.train_loss[-1]:.4f}, {validation}"
+        f"final training loss {history.train_loss[-1]:.4f}{validation}"
     )
     if history.stopped_by != "max_epochs":
         print(f"stopped by: {history.stopped_by.replace('_', ' ')}")
@@ -324,6 +324,15 @@ def _data(text: str) -> str:
     )
 
 
+def _columns(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated column names like age,income; empty name in {text!r}"
+        )
+    return names
+
+
 def _names(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",")]
     if not all(names):
@@ -362,6 +371,10 @@ def _number(text: str, low: float, high: float, *, low_open: bool, high_open: bo
 # values such as 1e300 from overflowing the first update; the API has its own checks.
 def _test_fraction(text: str) -> float:
     return _number(text, 0, 0.9, low_open=True, high_open=False)
+
+
+def _val_fraction(text: str) -> float:
+    return _number(text, 0, 0.9, low_open=False, high_open=False)
 
 
 def _learning_rate(text: str) -> float:
@@ -427,7 +440,7 @@ def _add_train(commands: Subcommands) -> None:
     train.add_argument("--target", metavar="COL", help="the table's column to predict")
     train.add_argument(
         "--features",
-        type=_names,
+        type=_columns,
         metavar="A,B,...",
         help="the table's columns to predict from (default: every other column that can help)",
     )
@@ -448,9 +461,9 @@ def _add_train(commands: Subcommands) -> None:
     )
     train.add_argument(
         "--val-fraction",
-        type=_test_fraction,
+        type=_val_fraction,
         metavar="F",
-        help="share of the training rows used for validation (default 0.1)",
+        help="share of the training rows used for validation (default 0.1; 0: none)",
     )
     train.add_argument(
         "--data-path",

@@ -25,50 +25,80 @@ class PredictError(ValueError):
 
 
 def predict(model_path: str, input_path: str, out: str | None = None) -> int:
-    """Predict every row of ``input_path`` with the model in ``model_path``; the exit code."""
+    """Predict every row of ``input_path`` with the model in ``model_path``, to standard
+    output or to the new file ``out`` ('-' is standard output); the exit code."""
+    target = None if out in (None, "-") else Path(out)
     try:
+        if target is not None:
+            _check_new_file(target)
         model, metadata = io.load_with_metadata(model_path)
         io.check_finite(model, model_path)
-        if out is not None and Path(out).exists():
-            raise PredictError(
-                f"--out {out}: exists, and predict never replaces a file; choose a new name"
-            )
         if "table" in metadata:
             text = _predict_table(model, metadata, model_path, input_path)
         else:
             text = _predict_rows(model, metadata, model_path, input_path)
+        if target is not None:
+            data = text.encode()
+            try:
+                atomic_write(target, lambda file: file.write(data))
+            except OSError as error:
+                reason = error.strerror or str(error)
+                raise PredictError(f"--out {target}: cannot be written ({reason})") from None
     except (OSError, ValueError, ImportError) as error:
         print(f"chainrule predict: {one_line(error)}", file=sys.stderr)
         return 1
-    if out is None:
+    if target is None:
         sys.stdout.write(text)
     else:
-        data = text.encode()
-        atomic_write(Path(out), lambda file: file.write(data))
+        rows = max(text.count("\n") - ("table" in metadata), 0)
+        print(
+            f"chainrule predict: wrote {counted(rows, 'prediction')} to {target}", file=sys.stderr
+        )
     return 0
+
+
+def _check_new_file(target: Path) -> None:
+    """Refuse an --out that exists (predict never replaces a file) or whose folder does not."""
+    if target.is_dir():
+        raise PredictError(f"--out {target}: is a folder; give the path of a new file")
+    if target.exists() or target.is_symlink():
+        raise PredictError(
+            f"--out {target}: exists, and predict never replaces a file; choose a new name"
+        )
+    folder = target.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise PredictError(f"--out {target}: {folder} {what}")
 
 
 def _predict_table(model: Any, metadata: dict[str, Any], model_path: str, input_path: str) -> str:
     from ..data.table import read_table, unseen_note
     from ..data.table.columns import Where
-    from ..data.table.preprocessing import TablePreprocessor
+    from ..data.table.preprocessing import MISSING
     from ..train.loop import predict_outputs
 
-    try:
-        preprocessor = TablePreprocessor.from_dict(metadata["table"], model_path)
-    except ValueError as error:
-        raise io.ModelFileError(f"{error}; the file was changed or damaged") from None
-    expected = _input_width(io.describe(model))
-    if expected is not None and expected != len(preprocessor.feature_names):
-        raise io.ModelFileError(
-            f"{model_path}: its network takes {counted(expected, 'input')}, and its saved "
-            f"preprocessing makes {len(preprocessor.feature_names)}; the file was changed or "
-            "damaged"
-        )
+    preprocessor = _table_preprocessor(model, metadata, model_path)
     frame, label = read_table(input_path)
     X, unseen = preprocessor.transform(frame, Where(label, True))
+    kinds = {column.name: column for column in preprocessor.columns}
+    for name, count in preprocessor.missing_counts(frame).items():
+        filled = (
+            f"filled with the training median {kinds[name].median:.6g}"
+            if hasattr(kinds[name], "median")
+            else "sent to its (missing) column"
+            if kinds[name].missing
+            else "sent to its (other) column"
+        )
+        print(
+            f"chainrule predict: note: {label}: {counted(count, 'missing value')} of {name!r} "
+            f"{filled}",
+            file=sys.stderr,
+        )
     for column, found in unseen.items():
-        print(f"chainrule predict: {unseen_note('input', column, found)}", file=sys.stderr)
+        if found.examples != [MISSING]:  # missing values alone were noted above
+            print(
+                f"chainrule predict: note: {unseen_note('input', column, found)}", file=sys.stderr
+            )
     with np.errstate(over="ignore", invalid="ignore"):
         outputs = predict_outputs(model, X.astype(_parameter_dtype(model)))
     if not np.isfinite(outputs).all():
@@ -78,6 +108,28 @@ def _predict_table(model: Any, metadata: dict[str, Any], model_path: str, input_
             "outside the training range?)"
         )
     return _table_csv(preprocessor, outputs)
+
+
+def _table_preprocessor(model: Any, metadata: dict[str, Any], model_path: str) -> Any:
+    """The model's saved preprocessing, checked against its network: as many inputs as the
+    preprocessing makes, as many outputs as it has classes (or one value)."""
+    from ..data.table.preprocessing import TablePreprocessor
+
+    try:
+        preprocessor = TablePreprocessor.from_dict(metadata["table"], model_path)
+    except ValueError as error:
+        raise io.ModelFileError(f"{error}; the file was changed or damaged") from None
+    architecture = io.describe(model)
+    for what, network, saved in (
+        ("inputs", _input_width(architecture), len(preprocessor.feature_names)),
+        ("outputs", _output_width(architecture), preprocessor.n_outputs),
+    ):
+        if network is not None and network != saved:
+            raise io.ModelFileError(
+                f"{model_path}: its network has {network} {what}, and its saved preprocessing "
+                f"{saved}; the file was changed or damaged"
+            )
+    return preprocessor
 
 
 def _table_csv(preprocessor: Any, outputs: np.ndarray) -> str:
@@ -178,6 +230,21 @@ def _input_width(architecture: object) -> int | None:
     return None
 
 
+def _output_width(architecture: object) -> int | None:
+    """How many outputs a described model gives: its last Linear layer's out_features."""
+    linears: list[dict[str, Any]] = []
+    stack = [architecture]
+    while stack:
+        entry = stack.pop()
+        if isinstance(entry, dict):
+            if entry.get("type") == "Linear":
+                linears.append(entry)
+            if entry.get("type") == "Sequential":
+                stack.extend(reversed(entry.get("layers", [])))
+    width = linears[-1].get("out_features") if linears else None
+    return width if isinstance(width, int) else None
+
+
 def _parameter_dtype(model: object) -> np.dtype[Any]:
     parameters = list(model.parameters())  # type: ignore[attr-defined]
     return np.dtype(parameters[0].dtype if parameters else np.float32)
@@ -198,13 +265,12 @@ def _shown(value: object) -> str:
 def info(model_path: str) -> int:
     """Print a saved model's architecture, size and metadata; for a table model, the columns
     it expects, their kinds and their preprocessing. The exit code."""
-    from ..data.table.preprocessing import TablePreprocessor
-
     try:
         model, metadata = io.load_with_metadata(model_path)
         io.check_finite(model, model_path)
-        table = metadata.get("table")
-        preprocessor = None if table is None else TablePreprocessor.from_dict(table, model_path)
+        preprocessor = (
+            _table_preprocessor(model, metadata, model_path) if "table" in metadata else None
+        )
     except (OSError, ValueError) as error:
         print(f"chainrule info: {one_line(error)}", file=sys.stderr)
         return 1

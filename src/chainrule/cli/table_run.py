@@ -69,7 +69,9 @@ def metrics_record(
     """The ``metrics.json`` entries of a table run: ``task``, and ``val_*`` and ``test_*``
     metrics with their baselines; and the test rows' true and predicted values."""
     record: dict[str, Any] = {"task": table.task}
-    validation, _, _ = evaluate_split(model, table, "validation", table.X_val)
+    validation: dict[str, float] = {}
+    if len(table.X_val):
+        validation, _, _ = evaluate_split(model, table, "validation", table.X_val)
     test, true, predicted = evaluate_split(model, table, "test", table.X_test)
     for prefix, found in (("val", validation), ("test", test)):
         for name, value in found.items():

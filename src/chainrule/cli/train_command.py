@@ -590,7 +590,7 @@ def _report(notes: list[str], main: bool) -> None:
     """What was detected, left out or dropped in a table, before training starts."""
     if main:
         for note in notes:
-            print(f"chainrule train: {note}", file=sys.stderr)
+            print(f"note: {note}", file=sys.stderr)
 
 
 def _check_same_table(checkpoint: Path, table: TableData, config: RunConfig) -> None:
@@ -625,9 +625,12 @@ def _load(config: RunConfig) -> _Data:
             table,
         )
     X_train, X_test, y_train, y_test = load_data(config)
-    X_fit, X_val, y_fit, y_val = data.train_val_split(
-        X_train, y_train, config.val_fraction, seed=config.seed
-    )
+    if config.val_fraction == 0:  # no validation rows: every training row is fitted
+        X_fit, X_val, y_fit, y_val = X_train, X_train[:0], y_train, y_train[:0]
+    else:
+        X_fit, X_val, y_fit, y_val = data.train_val_split(
+            X_train, y_train, config.val_fraction, seed=config.seed
+        )
     return _Data(X_train, y_train, X_fit, y_fit, X_val, y_val, X_test, y_test)
 
 
@@ -679,7 +682,7 @@ def _train(
         loss_fn,
         optimizer,
         loader,
-        (arrays.X_val, arrays.y_val),
+        (arrays.X_val, arrays.y_val) if len(arrays.X_val) else None,
         epochs=config.epochs or 1,
         callbacks=callbacks,
         progress=progress,

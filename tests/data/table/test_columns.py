@@ -58,7 +58,7 @@ def test_load_table_notes_the_task_first() -> None:
     """The first note says the task and its reason."""
     table = load_table(_frame([i % 21 for i in range(42)]), "y")
     assert table.task == "regression"
-    assert table.notes[0].startswith("task: regression (the target 'y' holds whole numbers")
+    assert table.notes[0].startswith("task: regression, as the target 'y' holds whole numbers")
 
 
 @pytest.mark.parametrize(
@@ -186,7 +186,10 @@ def test_useless_columns_are_left_out_with_a_note() -> None:
     assert set(notes) == {"id", "constant", "constant_number", "empty", "empty_text", "nans"}
     assert "constant ('same')" in notes["constant"]
     assert "constant (3.0)" in notes["constant_number"]
-    assert "text with 60 distinct values in 60 rows (names or ids?)" in notes["id"]
+    assert (
+        "text with 60 distinct values in 60 rows, too many to learn from one by one (names or ids?)"
+        in notes["id"]
+    )
     for name in ("empty", "empty_text", "nans"):
         assert notes[name] == f"left out {name!r}: every value is missing"
     for name in ("id", "constant", "constant_number"):

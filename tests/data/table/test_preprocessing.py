@@ -113,7 +113,9 @@ def test_text_in_a_numeric_column_names_the_column_and_the_line() -> None:
     with pytest.raises(TableError) as caught:
         preprocessor.transform(pl.DataFrame({"x": ["1", " 2 ", "three", "4"]}), FILE)
     message = str(caught.value)
-    assert message.startswith("rows.csv: column 'x' should hold numbers, and line 4 holds")
+    assert message.startswith(
+        "rows.csv: column 'x' should hold numbers (or true/false), and line 4 holds"
+    )
     assert "'three'" in message
 
 
@@ -187,7 +189,7 @@ def test_load_table_notes_unseen_test_values() -> None:
     test = pl.DataFrame({"c": ["green", "red", "green"], "x": [1.0, 2.0, 3.0], "y": ["a"] * 3})
     table = load_table(train, "y", test=test, val_fraction=0)
     assert (
-        "test rows: 2 value(s) of 'c' outside the training vocabulary (e.g. 'green') went to its "
+        "test rows: 2 values of 'c' outside the training vocabulary (e.g. 'green') went to its "
         "(other) column"
     ) in table.notes
 

@@ -48,7 +48,7 @@ def test_penguin_species_are_classified_from_every_useful_column() -> None:
     table = load_table(PENGUINS, "species")
     assert table.task == "classification"
     assert table.classes == tuple(sorted(reference["species"].unique()))
-    assert table.notes == ["task: classification (the target 'species' holds text)"]
+    assert table.notes == ["task: classification, as the target 'species' holds text"]
     assert len(table.y_train) + len(table.y_val) + len(table.y_test) == len(reference) == 344
     names = table.feature_names
     assert "bill_length_mm (missing)" in names and "year (missing)" not in names
@@ -70,7 +70,7 @@ def test_penguin_body_mass_is_regressed_and_rows_without_it_dropped() -> None:
     assert missing == 2
     table = load_table(PENGUINS, "body_mass_g")
     assert table.task == "regression"
-    assert table.notes[0].startswith("task: regression (the target 'body_mass_g' holds whole")
+    assert table.notes[0].startswith("task: regression, as the target 'body_mass_g' holds whole")
     assert f"{PENGUINS}: dropped 2 of 344 rows whose target 'body_mass_g' is missing" in table.notes
     assert len(table.y_train) + len(table.y_val) + len(table.y_test) == 342
     assert "species=Gentoo" in table.feature_names

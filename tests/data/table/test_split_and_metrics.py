@@ -49,14 +49,19 @@ def test_a_stratified_split_takes_each_class_in_proportion(
     labels: np.ndarray, fraction: float, seed: int
 ) -> None:
     """Each class gives round(n_c * fraction) rows (never all of them), so every class keeps
-    a training row; the parts are disjoint, covering, sorted and the same for the same seed."""
+    a training row, and where all round to nothing the largest class gives one; the parts are
+    disjoint, covering, sorted and the same for the same seed."""
     kept, taken = split_rows(len(labels), fraction, seed, labels)
     assert np.array_equal(np.sort(np.concatenate([kept, taken])), np.arange(len(labels)))
     assert np.all(np.diff(kept) > 0) and np.all(np.diff(taken) > 0)
-    for label in np.unique(labels):
-        members = int(np.sum(labels == label))
-        out = int(np.sum(labels[taken] == label))
-        assert out == min(round(members * fraction), members - 1)
+    classes = np.unique(labels)
+    sizes = [int(np.sum(labels == label)) for label in classes]
+    expected = [min(round(size * fraction), size - 1) for size in sizes]
+    if fraction > 0 and sum(expected) == 0:  # all rounded to nothing: the largest class gives 1
+        largest = int(np.argmax(sizes))
+        expected[largest] = 1 if sizes[largest] > 1 else 0
+    for label, wanted in zip(classes, expected):
+        assert int(np.sum(labels[taken] == label)) == wanted
         assert np.sum(labels[kept] == label) >= 1
     again = split_rows(len(labels), fraction, seed, labels)
     assert np.array_equal(again[0], kept) and np.array_equal(again[1], taken)

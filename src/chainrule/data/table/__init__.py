@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..._text import counted
 from ...engine.random import check_seed
 from .columns import (
     TASKS,
@@ -131,7 +132,7 @@ def load_table(
     check_finite(frame, list(dict.fromkeys([target, *candidates])), where)
     frame, where = _rows_with_target(frame, target, where, notes)
     chosen_task, reason = detect_task(frame[target], task, where)
-    notes.insert(0, f"task: {chosen_task} ({reason})")
+    notes.insert(0, f"task: {chosen_task}, as {reason}")
     classes = check_classes(frame[target], where) if chosen_task == "classification" else []
     labels = _class_indices(frame[target], classes) if classes else None
     if test is None:
@@ -147,6 +148,10 @@ def load_table(
         test_frame, test_where = _rows_with_target(test_frame, target, test_where, notes)
         train, train_labels = frame, labels
     fit_rows, val_rows = split_rows(train.height, val_fraction, seed + 1, train_labels)
+    _check_parts(
+        where, test_frame.height, len(val_rows), len(fit_rows), test is None and test_fraction > 0,
+        val_fraction > 0,
+    )  # fmt: skip
     fit, val = train[fit_rows], train[val_rows]
     del train
     choice = choose_features(fit, target, features, where)
@@ -172,12 +177,35 @@ def load_table(
     return TableData(X_train, y_train, X_val, y_val, X_test, y_test, preprocessor, notes, targets)
 
 
+def _check_parts(
+    where: Where, test: int, validation: int, fit: int, want_test: bool, want_validation: bool
+) -> None:
+    """Refuse a split that left a part empty: a table with too few rows (or classes too small)
+    for the fractions asked."""
+    empty = [
+        name
+        for name, count, wanted in (
+            ("test", test, want_test),
+            ("validation", validation, want_validation),
+            ("training", fit, True),
+        )
+        if wanted and count == 0
+    ]
+    if empty:
+        rows = test + validation + fit
+        raise TableError(
+            f"{where.label}: {rows:,} usable rows are too few to split into training, "
+            f"validation and test rows (no {' and no '.join(empty)} rows); give more rows, a "
+            "separate --test FILE, or --val-fraction 0"
+        )
+
+
 def unseen_note(part: str, column: str, found: Unseen) -> str:
     """One line on the values of ``column`` in the ``part`` rows that training never saw."""
     examples = ", ".join(repr(example) for example in found.examples)
     return (
-        f"{part} rows: {found.count:,} value(s) of {column!r} outside the training vocabulary "
-        f"(e.g. {examples}) went to its (other) column"
+        f"{part} rows: {counted(found.count, 'value')} of {column!r} outside the training "
+        f"vocabulary (e.g. {examples}) went to its (other) column"
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..._text import counted
 from .reading import TableError, import_polars
 
 if TYPE_CHECKING:
@@ -58,11 +59,11 @@ def check_finite(frame: pl.DataFrame, names: Sequence[str], where: Where) -> Non
         if bad:
             mask = frame.select(test.alias("beyond"))["beyond"].fill_null(False)
             first = int(mask.arg_true()[0])
+            count = counted(int(mask.sum()), "such value")
             raise TableError(
                 f"{where.label}: column {name!r} holds {frame[name][first]!r} at "
-                f"{where.row(first)} ({int(mask.sum()):,} such values); chainrule computes in "
-                f"float32, whose numbers reach {FLOAT32_MAX:.3g}: correct them, or write NA "
-                "where a value is missing"
+                f"{where.row(first)} ({count}); chainrule computes in float32, whose numbers "
+                f"reach {FLOAT32_MAX:.3g}: correct them, or write NA where a value is missing"
             )
 
 
@@ -93,8 +94,9 @@ def check_not_mixed(series: pl.Series, where: Where) -> None:
     first = int(text.arg_true()[0])
     raise TableError(
         f"{where.label}: column {series.name!r} mixes numbers and text: {where.row(first)} "
-        f"holds {series[first]!r} ({count:,} of its {total:,} values are not numbers); correct "
-        "them, or write NA where a value is missing"
+        f"holds {series[first]!r} ({count:,} of its {total:,} values "
+        f"{'is' if count == 1 else 'are'} not a number); correct them, or write NA where a "
+        "value is missing"
     )
 
 
@@ -122,9 +124,9 @@ def detect_task(series: pl.Series, requested: str, where: Where) -> tuple[Task, 
     whole = dtype.is_integer() or bool((series == series.round()).all())
     numbers = "whole numbers" if whole else "numbers with fractions"
     if requested == "regression":
-        return "regression", f"--task regression (the target {name!r} holds {numbers})"
+        return "regression", f"--task regression; the target {name!r} holds {numbers}"
     if requested == "classification":
-        return "classification", f"--task classification ({distinct:,} classes)"
+        return "classification", f"--task classification, {distinct:,} classes"
     if whole and distinct <= MAX_INTEGER_CLASSES:
         return "classification", (
             f"the target {name!r} holds whole numbers with {distinct} distinct values (at most "
@@ -147,6 +149,12 @@ def check_classes(series: pl.Series, where: Where) -> list[str]:
         raise TableError(
             f"{where.label}: the target column {series.name!r} has one class{only}; a "
             "classifier needs at least two"
+        )
+    if len(levels) > NEARLY_UNIQUE_LEVELS and len(levels) * 2 > len(series):
+        raise TableError(
+            f"{where.label}: the target column {series.name!r} has {len(levels):,} distinct "
+            f"values in {len(series):,} rows, about one per row: there is no class to learn "
+            "(--task regression, if it is a number)"
         )
     if len(levels) > MAX_CLASSES:
         raise TableError(
@@ -200,6 +208,27 @@ def choose_features(
     return Choice(numeric, categorical, notes)
 
 
+# Text that is numbers written with separators, currency or percent signs, or dates.
+_FORMATTED_NUMBER = r"^[$€£¥]?\s*[+-]?[$€£¥]?[0-9][0-9,.' ]*%?$"
+_DATE = (
+    r"^([0-9]{4}[-/.][0-9]{1,2}[-/.][0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{2,4})([ T].*)?$"
+)
+
+
+def _looks_like(values: pl.Series) -> str:
+    """A hint for text that is meant as something else: dates, or numbers with separators,
+    currency or percent signs (which chainrule reads as they are written)."""
+    sample = values.head(1000)
+    if bool(sample.str.contains(_DATE).all()):
+        return " (they look like dates, which chainrule does not use as inputs yet)"
+    if bool(sample.str.contains(_FORMATTED_NUMBER).all()):
+        return (
+            " (they look like numbers written with separators, currency or percent signs: "
+            "write them as plain numbers, like 1234.5, to use them)"
+        )
+    return " (names or ids?)"
+
+
 def _unusable(series: pl.Series) -> str:
     """Why a column cannot be an input at all, or ''."""
     if series.null_count() == len(series) or (
@@ -222,5 +251,8 @@ def _useless(series: pl.Series) -> str:
     if distinct <= 1:
         return f"constant ({values[0]!r})" if len(values) else "constant"
     if is_text(series.dtype) and distinct > NEARLY_UNIQUE_LEVELS and distinct * 2 > len(values):
-        return f"text with {distinct:,} distinct values in {len(values):,} rows (names or ids?)"
+        return (
+            f"text with {distinct:,} distinct values in {len(values):,} rows, too many to learn "
+            f"from one by one{_looks_like(values)}"
+        )
     return ""

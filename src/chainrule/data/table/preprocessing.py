@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..._text import counted
 from .columns import Task, Where, check_finite, is_number
 from .reading import TableError, import_polars
 
@@ -205,6 +206,19 @@ class TablePreprocessor:
             start += len(column.outputs)
         return out, unseen
 
+    def missing_counts(self, frame: pl.DataFrame) -> dict[str, int]:
+        """How many values of each input column of ``frame`` are missing (filled with the
+        training median, or sent to the "(missing)" or "(other)" column), where any are."""
+        pl = import_polars()
+        expressions = []
+        for column in self.columns:
+            values = pl.col(column.name)
+            if frame.schema[column.name].is_float():
+                values = values.fill_nan(None)
+            expressions.append(values.null_count().alias(column.name))
+        counts = frame.select(expressions).row(0, named=True) if expressions else {}
+        return {name: int(count) for name, count in counts.items() if count}
+
     def encode_target(self, series: pl.Series, where: Where) -> np.ndarray:
         """Class indices (int64) or standardised values (float32, shape (n, 1)) of a target
         column with no missing values."""
@@ -283,6 +297,11 @@ class TablePreprocessor:
         parsed = tuple(
             reader.column(entry, f"table.columns[{index}]") for index, entry in enumerate(columns)
         )
+        names = [column.name for column in parsed]
+        if len(set(names)) != len(names) or name in names:
+            raise ValueError(
+                f"{where}: table.columns names a column twice, or the target among the inputs"
+            )
         return cls(parsed, TargetColumn(name, task, classes, mean, scale))
 
 
@@ -319,15 +338,31 @@ def _numbers(series: pl.Series, where: Where) -> np.ndarray:
             f"{where.label}: column {series.name!r} holds {series.dtype} values; the model "
             "expects numbers there"
         )
-    numbers = series.str.strip_chars().cast(pl.Float64, strict=False)
+    numbers = series.to_frame().select(_text_as_number(pl.col(series.name)))[series.name]
     wrong = series.is_not_null() & numbers.is_null()
     if wrong.any():
-        first = int(wrong.arg_true()[0])
+        first, count = int(wrong.arg_true()[0]), counted(int(wrong.sum()), "such value")
         raise TableError(
-            f"{where.label}: column {series.name!r} should hold numbers, and {where.row(first)} "
-            f"holds {series[first]!r} ({int(wrong.sum()):,} such values)"
+            f"{where.label}: column {series.name!r} should hold numbers (or true/false), and "
+            f"{where.row(first)} holds {series[first]!r} ({count})"
         )
     return numbers.fill_null(math.nan).to_numpy()
+
+
+def _text_as_number(text: pl.Expr) -> pl.Expr:
+    """Text as a number: true and false (any case) as 1 and 0, as a column of true/false
+    values was trained on; else the number it spells, or null."""
+    pl = import_polars()
+    word = text.str.strip_chars().str.to_lowercase()
+    number: polars.Expr = (
+        pl.when(word == "true")
+        .then(pl.lit(1.0))
+        .when(word == "false")
+        .then(pl.lit(0.0))
+        .otherwise(word.cast(pl.Float64, strict=False))
+        .alias(text.meta.output_name())
+    )
+    return number
 
 
 def _fit_numeric(frame: pl.DataFrame, names: Sequence[str]) -> list[NumericColumn]:
@@ -368,7 +403,7 @@ def _numeric_expressions(column: NumericColumn, dtype: pl.DataType) -> list[pl.E
     pl = import_polars()
     source = pl.col(column.name)
     if not is_number(dtype):  # text that holds numbers (checked by _numbers), or all missing
-        source = source.cast(pl.String).str.strip_chars()
+        source = _text_as_number(source.cast(pl.String))
     number = source.cast(pl.Float64, strict=False).fill_nan(None)
     scaled = ((number.fill_null(column.median) - column.mean) / column.scale).cast(pl.Float32)
     found = [scaled.alias(f"{column.name}\x00value")]
@@ -379,7 +414,7 @@ def _numeric_expressions(column: NumericColumn, dtype: pl.DataType) -> list[pl.E
 
 def _as_text(series: pl.Series) -> pl.Series:
     pl = import_polars()
-    return series.cast(pl.String).str.strip_chars()
+    return series.cast(pl.String)
 
 
 def _fit_categorical(series: pl.Series) -> CategoricalColumn:
@@ -403,7 +438,7 @@ def _codes_expression(column: CategoricalColumn) -> pl.Expr:
     values where training had none)."""
     pl = import_polars()
     other = len(column.outputs) - 1
-    text = pl.col(column.name).cast(pl.String).str.strip_chars()
+    text = pl.col(column.name).cast(pl.String)
     codes = text.replace_strict(
         list(column.levels), list(range(len(column.levels))), default=other, return_dtype=pl.Int32
     )

@@ -61,18 +61,42 @@ def read_table(source: Any, name: str | None = None) -> tuple[pl.DataFrame, str]
     and the name that messages use for it (the path, or "the DataFrame")."""
     pl = import_polars()
     if isinstance(source, pl.DataFrame):
-        return _checked_frame(source, name or "the DataFrame"), name or "the DataFrame"
-    if _is_pandas_frame(source):
         label = name or "the DataFrame"
-        return _checked_frame(_from_pandas(source, label), label), label
-    if not isinstance(source, (str, os.PathLike)):
+        frame = source
+    elif _is_pandas_frame(source):
+        label = name or "the DataFrame"
+        frame = _from_pandas(source, label)
+    elif isinstance(source, (str, os.PathLike)):
+        label = name or str(source)
+        frame = _read_file(Path(source), label)
+    else:
         raise TypeError(
             f"a table is a path, a polars DataFrame or a pandas DataFrame, not "
             f"{type(source).__name__}"
         )
-    path = Path(source)
-    label = name or str(source)
-    return _read_file(path, label), label
+    return tidy(frame, label), label
+
+
+def tidy(frame: pl.DataFrame, label: str) -> pl.DataFrame:
+    """The frame with the spaces around its names and text values removed (as a hand-written
+    "a, b, c" puts them), and its text columns that hold only numbers read as numbers."""
+    pl = import_polars()
+    _check_names([str(name) for name in frame.columns], label)
+    stripped = [str(name).strip() for name in frame.columns]
+    _check_names(stripped, label)
+    frame = frame.rename(dict(zip(frame.columns, stripped)))
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not text:
+        return frame
+    frame = frame.with_columns(pl.col(text).str.strip_chars())
+    numbers = []
+    for name in text:
+        sample = frame[name].head(1000).drop_nulls()
+        if len(sample) and bool(sample.cast(pl.Float64, strict=False).is_not_null().all()):
+            values = frame[name].cast(pl.Float64, strict=False)
+            if values.null_count() == frame[name].null_count():  # every value is a number
+                numbers.append(values)
+    return frame.with_columns(numbers) if numbers else frame
 
 
 def _is_pandas_frame(source: Any) -> bool:
@@ -116,11 +140,6 @@ def _missing_object(item: Any) -> bool:
         return bool(item != item)  # NaN, pd.NA and NaT are not equal to themselves
     except (TypeError, ValueError):
         return True  # pd.NA refuses a truth value
-
-
-def _checked_frame(frame: pl.DataFrame, label: str) -> pl.DataFrame:
-    _check_names([str(name) for name in frame.columns], label)
-    return frame
 
 
 def _check_names(names: list[str], label: str) -> None:

@@ -11,7 +11,8 @@ def split_rows(
     """Indices of the rows kept and of the ``fraction`` taken out, each in increasing order.
 
     With ``labels`` (class indices) the split is stratified: each class gives the same fraction
-    (rounded), and keeps at least one row where it has any. The order comes from
+    (rounded), and keeps at least one row where it has any; where every class's share rounds
+    to nothing, the largest class gives one row. The order comes from
     ``np.random.default_rng(seed)`` alone, so a split is the same on every machine.
     """
     if not 0 <= fraction < 1:
@@ -23,11 +24,14 @@ def split_rows(
         if fraction > 0 and rows > 1:
             taken = min(max(taken, 1), rows - 1)
         return np.sort(order[taken:]), np.sort(order[:taken])
-    kept, out = [], []
+    groups, counts = [], []
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
-        members = members[rng.permutation(len(members))]
-        taken = min(round(len(members) * fraction), len(members) - 1)
-        kept.append(members[taken:])
-        out.append(members[:taken])
+        groups.append(members[rng.permutation(len(members))])
+        counts.append(min(round(len(members) * fraction), len(members) - 1))
+    if fraction > 0 and sum(counts) == 0:  # small classes all rounded to 0: take one row
+        largest = int(np.argmax([len(members) for members in groups]))
+        counts[largest] = 1 if len(groups[largest]) > 1 else 0
+    kept = [members[taken:] for members, taken in zip(groups, counts)]
+    out = [members[:taken] for members, taken in zip(groups, counts)]
     return np.sort(np.concatenate(kept)), np.sort(np.concatenate(out))
