@@ -10,7 +10,7 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn, TypeAlias
 
 import numpy as np
@@ -324,22 +324,22 @@ def _data(text: str) -> str:
     )
 
 
-def _columns(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",")]
-    if not all(names):
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated column names like age,income; empty name in {text!r}"
-        )
-    return names
+def _comma_separated(example: str) -> Callable[[str], list[str]]:
+    """A parser of comma-separated names; ``example`` shows the form in its message."""
+
+    def parse(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(",")]
+        if not all(names):
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated names like {example}; empty name in {text!r}"
+            )
+        return names
+
+    return parse
 
 
-def _names(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",")]
-    if not all(names):
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated names like relu,tanh; empty name in {text!r}"
-        )
-    return names
+_names = _comma_separated("relu,tanh")
+_columns = _comma_separated("age,income")
 
 
 # A positive setting smaller than this is lost in float32 arithmetic (subnormal or zero), so
