@@ -271,6 +271,7 @@ def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(
     interrupted, straight = tmp_path / "interrupted", tmp_path / "straight"
     args = [*QUICK[:-3], "--epochs", "6", "--quiet"]
     with monkeypatch.context() as patch:
+        patch.setattr(experiment, "CHECKPOINT_SECONDS", 0.0)  # a checkpoint after every epoch
         patch.setattr(experiment.GradientNormMonitor, "on_epoch_end", _InterruptAt(4))
         code, _, err = _train(capsys, *args, "--out", str(interrupted))
     line = _one_line(err)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import chainrule as cr
 from chainrule import nn, optim
 from chainrule.engine import kernels as _kernels
-from chainrule.ops import elementwise
+from chainrule.train import Callback, fit
 
 pytest.importorskip("numba")
 
@@ -143,7 +143,7 @@ def test_relu_kernels_equal_the_definition(dtype: Any, order: str) -> None:
     x[0, :4] = [0.0, -np.inf, np.inf, np.nan]
     x = np.asarray(x, order=order)
     g = np.asarray(np.random.default_rng(1).standard_normal((64, 80)).astype(dtype), order=order)
-    assert x.size >= elementwise._KERNEL_MIN_SIZE
+    assert x.size >= _kernels._LEAST_SIZE["relu_forward"]
     assert _kernels.kernel("relu_forward", x) is not None
     t = cr.tensor(x, requires_grad=True)
     out = cr.relu(t)
@@ -196,3 +196,42 @@ def test_the_switch_is_a_function_with_two_choices() -> None:
     assert _kernels.kernel("relu_forward", array, array) is not None
     with pytest.raises(ValueError, match="set_kernels: kind must be one of 'compiled', 'numpy'"):
         cr.set_kernels("fast")  # type: ignore[arg-type]
+
+
+def test_a_short_run_keeps_numpy_loops_and_a_long_one_compiles() -> None:
+    """``fit`` judges its run's length (steps x parameters) against Numba's start: a small
+    network for a few steps never starts the compiled loops, a long run uses them."""
+    seen: list[bool] = []
+
+    class Watch(Callback):
+        def on_batch_end(self, state: Any) -> None:
+            seen.append(_kernels._small_run)
+
+    def run(width: int, epochs: int) -> None:
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((64, 8)).astype(np.float32)
+        y = rng.integers(0, 3, 64)
+        model = nn.mlp(8, [width], 3, "relu")
+        optimizer = optim.Adam(model.parameters(), lr=1e-3)
+        fit(model, nn.CrossEntropyLoss(), optimizer, (X, y), epochs=epochs,
+                     batch_size=32, callbacks=[Watch()], progress=False)  # fmt: skip
+
+    run(width=16, epochs=2)  # 4 steps x 195 parameters
+    assert seen and all(seen)
+    seen.clear()
+    run(width=4096, epochs=100)  # 200 steps x 49,155 parameters = 9.8e6: still short
+    assert all(seen)
+    seen.clear()
+    run(width=4096, epochs=250)  # 500 steps: 2.5e7 updates
+    assert seen and not any(seen)
+    assert not _kernels._small_run  # restored after the fit
+
+
+def test_small_run_refuses_kernels_inside_and_restores_after() -> None:
+    x = np.ones(4096, dtype=np.float32)
+    assert _kernels.kernel("relu_forward", x) is not None
+    with _kernels.small_run(10):
+        assert _kernels.kernel("relu_forward", x) is None
+        with _kernels.small_run(1e12):  # a long run inside a short one stays short
+            assert _kernels.kernel("relu_forward", x) is None
+    assert _kernels.kernel("relu_forward", x) is not None

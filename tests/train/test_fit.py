@@ -413,6 +413,66 @@ def test_checkpoint_is_written_atomically_and_readable(tmp_path: Path) -> None:
         np.testing.assert_array_equal(arrays[f"model/{name}"], value)
 
 
+class _Clock:
+    """time.monotonic for the checkpoint callback, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("ages", "saved"),
+    [
+        ([0.0] * 6, [1, 6]),  # fast epochs: the first, then only the last (at the fit's end)
+        ([0.6] * 6, [1, 3, 5, 6]),  # every second epoch is a second after the last save
+        ([2.0] * 6, [1, 2, 3, 4, 5, 6]),  # slow epochs: every one
+    ],
+)
+def test_checkpoints_are_spaced_in_time_and_the_last_epoch_is_always_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ages: list[float], saved: list[int]
+) -> None:
+    from chainrule.train import callbacks as callbacks_module
+
+    clock = _Clock()
+    monkeypatch.setattr(callbacks_module.time, "monotonic", clock)
+    written: list[int] = []
+    real_save = callbacks_module.save_checkpoint
+
+    def recording_save(path: Path, state: Any, metadata: Any) -> None:
+        written.append(state.epoch)
+        real_save(path, state, metadata)
+
+    monkeypatch.setattr(callbacks_module, "save_checkpoint", recording_save)
+
+    class Tick(cr.train.Callback):
+        def on_epoch_end(self, state: Any) -> None:
+            clock.now += ages[state.epoch - 1]
+
+    X, y = _blobs(60)
+    model, optimizer, _ = _setup("adam")
+    path = tmp_path / "checkpoint.npz"
+    fit(
+        model,
+        nn.CrossEntropyLoss(),
+        optimizer,
+        (X, y),
+        epochs=6,
+        callbacks=[Tick(), Checkpoint(path, min_seconds=1.0)],
+        progress=False,
+    )
+    assert written == saved
+    _, header = read_archive(path)
+    assert header["epoch"] == 6
+
+
+def test_checkpoint_refuses_a_negative_spacing(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="min_seconds must be >= 0, got -1"):
+        Checkpoint(tmp_path / "c.npz", min_seconds=-1)
+
+
 def test_checkpoint_survives_a_failed_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

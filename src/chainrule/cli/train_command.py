@@ -22,6 +22,7 @@ from .._atomic import atomic_write
 from .._text import counted, size_in_words
 from ..data.table import TableData, is_table_path
 from ..engine import random as _random
+from ..engine.kernels import small_run
 from ..io import ModelFileError
 from ..train import (
     Callback,
@@ -32,6 +33,7 @@ from ..train import (
     fit,
     read_checkpoint_info,
 )
+from ..train.loop import run_updates
 from . import table_run
 from .run_folder import CHECKPOINT, METRICS, MODEL, RunFolder, claim, claim_new
 
@@ -558,25 +560,38 @@ def _train_and_write(
     assert config.hidden is not None
     _check_memory([arrays.features, *config.hidden, arrays.outputs], config, len(arrays.X_fit))
     model, optimizer, loss_fn = _build(config, arrays)
-    history, snapshots = _train(
-        config, arrays, model, optimizer, loss_fn, folder, resume, progress, animate, distributed
-    )
-    test_loss, test_accuracy = evaluate(model, loss_fn, (arrays.X_test, arrays.y_test))
-    if arrays.regression:
-        test_accuracy = math.nan  # a regression has no accuracy; its metrics are in .table
-    if not main:  # every rank holds the same model; rank 0 writes it
-        return RunResult(history, test_accuracy, test_loss, folder, config=config)
-    return _write(
-        config,
-        arrays,
-        model,
-        loss_fn,
-        history,
-        (test_loss, test_accuracy),
-        snapshots,
-        folder,
-        plots,
-    )
+    # The test and the files inside the run's choice of loops too: a short run never starts
+    # Numba, not even for its last evaluation.
+    steps = (config.epochs or 1) * math.ceil(len(arrays.X_fit) / (config.batch_size or 32))
+    with small_run(run_updates(model, steps)):
+        history, snapshots = _train(
+            config,
+            arrays,
+            model,
+            optimizer,
+            loss_fn,
+            folder,
+            resume,
+            progress,
+            animate,
+            distributed,
+        )
+        test_loss, test_accuracy = evaluate(model, loss_fn, (arrays.X_test, arrays.y_test))
+        if arrays.regression:
+            test_accuracy = math.nan  # a regression has no accuracy; its metrics are in .table
+        if not main:  # every rank holds the same model; rank 0 writes it
+            return RunResult(history, test_accuracy, test_loss, folder, config=config)
+        return _write(
+            config,
+            arrays,
+            model,
+            loss_fn,
+            history,
+            (test_loss, test_accuracy),
+            snapshots,
+            folder,
+            plots,
+        )
 
 
 def _table_sizes(config: RunConfig, rows: int) -> RunConfig:
@@ -645,6 +660,11 @@ def _build(config: RunConfig, arrays: _Data) -> tuple[nn.Module, optim.Optimizer
     return model, build_optimizer(config, model), loss_fn
 
 
+# A run killed loses at most this much training (and its last epoch); saving more often made
+# the checkpoint half the time of a 100-epoch run on a 300-row table.
+CHECKPOINT_SECONDS = 1.0
+
+
 def _train(
     config: RunConfig,
     arrays: _Data,
@@ -657,15 +677,16 @@ def _train(
     animate: bool,
     distributed: bool,
 ) -> tuple[History, list[tuple[str, nn.Module]]]:
-    """``fit`` with a checkpoint every epoch (the run's settings in it), the gradient-norm
-    monitor, and snapshots for the boundary animation of 2-D data."""
+    """``fit`` with a checkpoint after the first epoch, then at most once a second and after
+    the last (the run's settings in it), the gradient-norm monitor, and snapshots for the
+    boundary animation of 2-D data."""
     checkpoint = folder / CHECKPOINT
     metadata: dict[str, Any] = {"config": asdict(config)}
     if arrays.table is not None:
         metadata["table"] = arrays.table.preprocessor.to_dict()
     callbacks: list[Any] = [
         GradientNormMonitor(),
-        Checkpoint(checkpoint, metadata=metadata),
+        Checkpoint(checkpoint, metadata=metadata, min_seconds=CHECKPOINT_SECONDS),
         _OptimizerSettings(_optimizer_settings(config)),
     ]
     snapshots: list[tuple[str, nn.Module]] = []

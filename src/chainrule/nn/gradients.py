@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
-from .module import Module
+from .module import Module, Parameter
 
 
 def _layer_of(name: str) -> str:
@@ -18,8 +19,13 @@ def _layer_of(name: str) -> str:
 def layer_norms(model: Module) -> dict[str, float]:
     """The norm of each layer's current gradients (all its parameters together), in model
     order; parameters without a gradient are left out."""
+    return norms_by_layer(model.named_parameters())
+
+
+def norms_by_layer(named_parameters: Iterable[tuple[str, Parameter]]) -> dict[str, float]:
+    """``layer_norms`` of (name, parameter) pairs listed beforehand."""
     squares: dict[str, float] = {}
-    for name, p in model.named_parameters():
+    for name, p in named_parameters:
         if p.grad is not None:
             flat = p.grad.data.reshape(-1, order="A")  # a view in memory order, no copy
             layer = _layer_of(name)

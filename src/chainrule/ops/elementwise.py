@@ -317,12 +317,8 @@ def sigmoid(x: TensorLike) -> Tensor:
     return Tensor._from_op(out, (x,), (_sigmoid_vjp,), "sigmoid")
 
 
-# Below this size NumPy's call is as cheap as the compiled loop's.
-_KERNEL_MIN_SIZE = 2048
-
-
 def _relu_vjp(g: Value, x: Value, out: Value) -> Value:
-    if type(g) is np.ndarray and g.size >= _KERNEL_MIN_SIZE:
+    if type(g) is np.ndarray:
         backward = kernel("relu_backward", g, out)
         if backward is not None:
             result = np.empty_like(g)
@@ -335,7 +331,7 @@ def relu(x: TensorLike) -> Tensor:
     """max(x, 0). Gradient: g where x > 0, else 0 (relu'(0) = 0)."""
     x = as_tensor(x)
     data = x.data
-    forward = kernel("relu_forward", data) if data.size >= _KERNEL_MIN_SIZE else None
+    forward = kernel("relu_forward", data)
     if forward is None:
         out = np.maximum(data, 0)
     else:

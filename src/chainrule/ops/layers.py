@@ -12,7 +12,7 @@ from ..engine.graph import JointRule, Value
 from ..engine.kernels import kernel
 from ..engine.tensor import Tensor, TensorLike, as_tensor
 from ._constants import _constant
-from .elementwise import _KERNEL_MIN_SIZE, _relu_vjp, astype
+from .elementwise import _relu_vjp, astype
 
 __all__ = ["leaky_relu", "linear", "linear_relu"]
 
@@ -89,11 +89,7 @@ def linear_relu(x: TensorLike, weight: TensorLike, bias: TensorLike) -> Tensor:
     x = _linear_input(x, weight)
     out = x.data @ weight.data.T
     b = bias.data
-    fused = (
-        kernel("bias_relu", out, b)
-        if out.ndim == 2 and b.shape == out.shape[1:] and out.size >= _KERNEL_MIN_SIZE
-        else None
-    )
+    fused = kernel("bias_relu", out, b) if out.ndim == 2 and b.shape == out.shape[1:] else None
     if fused is not None:
         fused(out, b)
     else:  # other shapes broadcast (or fail) as in linear

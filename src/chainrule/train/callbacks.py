@@ -6,13 +6,14 @@ continues exactly."""
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..nn.constraints import max_norm_
-from ..nn.gradients import layer_norms
+from ..nn.gradients import norms_by_layer
 from .checkpoint import save_checkpoint
 from .history import TrainingState
 
@@ -27,6 +28,7 @@ class Callback:
     def on_fit_begin(self, state: TrainingState) -> None: ...
     def on_batch_end(self, state: TrainingState) -> None: ...
     def on_epoch_end(self, state: TrainingState) -> None: ...
+    def on_fit_end(self, state: TrainingState) -> None: ...
 
     def state_dict(self) -> dict[str, Any]:
         return {}
@@ -78,9 +80,12 @@ class GradientNormMonitor(Callback):
     def on_fit_begin(self, state: TrainingState) -> None:
         self._sums: dict[str, float] = {}
         self._count = 0
+        # Listed once: walking the modules for their parameters after every batch cost about
+        # as much as the norms themselves on a small network.
+        self._parameters = list(state.model.named_parameters())
 
     def on_batch_end(self, state: TrainingState) -> None:
-        for layer, norm in layer_norms(state.model).items():
+        for layer, norm in norms_by_layer(self._parameters).items():
             self._sums[layer] = self._sums.get(layer, 0.0) + norm
         self._count += 1
 
@@ -165,13 +170,41 @@ class MaxNorm(Callback):
 
 class Checkpoint(Callback):
     """Save everything needed to resume (model, optimiser, history, random state) to ``path``
-    after every ``every`` epochs, atomically, so a run killed at any moment can continue."""
+    after every ``every`` epochs, atomically, so a run killed at any moment can continue.
+
+    ``min_seconds`` spaces the saves in time: an epoch's save is skipped while the previous one
+    is younger than that, and the last epoch is always saved (at the end of ``fit``). A short
+    epoch is then not dominated by its checkpoint (about 4 ms for a small model, written and
+    synced), and a run killed loses at most ``min_seconds`` of training.
+    """
 
     def __init__(
-        self, path: str | Path, every: int = 1, metadata: dict[str, Any] | None = None
+        self,
+        path: str | Path,
+        every: int = 1,
+        metadata: dict[str, Any] | None = None,
+        min_seconds: float = 0.0,
     ) -> None:
+        if not min_seconds >= 0:
+            raise ValueError(f"Checkpoint: min_seconds must be >= 0, got {min_seconds}")
         self.path, self.every, self.metadata = Path(path), every, metadata
+        self.min_seconds = min_seconds
+        self._saved_at = -math.inf
+        self._saved_epoch = -1
+
+    def on_fit_begin(self, state: TrainingState) -> None:
+        self._saved_at, self._saved_epoch = -math.inf, state.epoch
 
     def on_epoch_end(self, state: TrainingState) -> None:
-        if state.epoch % self.every == 0:
-            save_checkpoint(self.path, state, self.metadata)
+        if state.epoch % self.every == 0 and (
+            time.monotonic() - self._saved_at >= self.min_seconds or state.stop
+        ):
+            self._save(state)
+
+    def on_fit_end(self, state: TrainingState) -> None:
+        if state.epoch != self._saved_epoch and state.epoch % self.every == 0:
+            self._save(state)
+
+    def _save(self, state: TrainingState) -> None:
+        save_checkpoint(self.path, state, self.metadata)
+        self._saved_at, self._saved_epoch = time.monotonic(), state.epoch

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..data.loader import DataLoader, TensorDataset
 from ..engine.graph import no_grad
+from ..engine.kernels import small_run
 from ..engine.tensor import Tensor
 from ..nn.module import Module
 from ..optim.optimizer import Optimizer
@@ -169,12 +170,21 @@ def fit(
     show = progress and (parallel is None or parallel.is_main)
     bar = _progress((epochs - state.epoch) * len(loader), show)
     try:
-        _epochs(state, epochs, loader, step, evaluate_epoch, scheduler, bar)
+        with small_run(run_updates(model, (epochs - state.epoch) * len(loader))):
+            _epochs(state, epochs, loader, step, evaluate_epoch, scheduler, bar)
     finally:
         if bar is not None:
             bar.close()
     state.history.stopped_by = state.stop or "max_epochs"
+    for callback in callbacks:
+        callback.on_fit_end(state)
     return state.history
+
+
+def run_updates(model: Module, steps: int) -> int:
+    """The parameter updates of ``steps`` steps on ``model``: how long a run is, to judge
+    whether compiling its loops pays (``engine.kernels.small_run``)."""
+    return steps * sum(p.data.size for p in model.parameters())
 
 
 def _with_rules(
