@@ -226,28 +226,34 @@ def _child(program: str, arguments: list[str]) -> dict:
 
 
 def preprocessing_share(folder: Path, target: str) -> dict[str, float]:
-    """In this process: polars' read_csv of train.csv, then chainrule's whole load_table
-    (its read, the task, the split and the fitted preprocessing), and the matrix's size."""
+    """In this process: polars' read_csv of train.csv and test.csv, then chainrule's whole
+    load_table of both (its read, the task, the split and the fitted preprocessing), and the
+    sizes of the float32 matrix and of what load_table keeps of it (the one-hot zeros left out
+    until a minibatch asks for its rows)."""
     import polars as pl
 
     from chainrule.data.table import load_table
     from chainrule.data.table.reading import MISSING_MARKERS
 
     started = time.perf_counter()
-    frame = pl.read_csv(folder / "train.csv", null_values=list(MISSING_MARKERS))
+    frames = [
+        pl.read_csv(folder / name, null_values=list(MISSING_MARKERS))
+        for name in ("train.csv", "test.csv")
+    ]
     read = time.perf_counter() - started
-    frame_mb = frame.estimated_size() / 2**20
-    del frame
+    frame_mb = sum(frame.estimated_size() for frame in frames) / 2**20
+    del frames
     started = time.perf_counter()
     table = load_table(folder / "train.csv", "y", test=folder / "test.csv", val_fraction=0.1)
     whole = time.perf_counter() - started
-    matrix_mb = sum(x.nbytes for x in (table.X_train, table.X_val, table.X_test)) / 2**20
+    parts = table.inputs.values()
     return {
         "read_s": read,
         "load_table_s": whole,
         "preprocessing_s": whole - read,
         "frame_mb": frame_mb,
-        "matrix_mb": matrix_mb,
+        "matrix_mb": sum(part.shape[0] * part.shape[1] * 4 for part in parts) / 2**20,
+        "encoded_mb": sum(part.nbytes for part in parts) / 2**20,
     }
 
 
@@ -322,7 +328,7 @@ def main() -> None:
             print(
                 f"reader {share['read_s']:.2f} s, chainrule's preprocessing "
                 f"{share['preprocessing_s']:.2f} s ({ratio:.2f}x the reader); float32 matrix "
-                f"{share['matrix_mb']:.0f} MB, frame "
+                f"{share['matrix_mb']:.0f} MB (kept encoded: {share['encoded_mb']:.0f} MB), frame "
                 f"{share['frame_mb']:.0f} MB; peak {peak:.0f} MB = "
                 f"{peak / (2 * share['matrix_mb'] + share['frame_mb']):.2f}x (2 x matrix + frame)"
             )

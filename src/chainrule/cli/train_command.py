@@ -20,7 +20,7 @@ import numpy as np
 from .. import data, io, nn, optim
 from .._atomic import atomic_write
 from .._text import counted, size_in_words
-from ..data.table import TableData, is_table_path
+from ..data.table import EncodedMatrix, TableData, is_table_path
 from ..engine import random as _random
 from ..engine.kernels import small_run
 from ..io import ModelFileError
@@ -508,9 +508,9 @@ def _interrupted_note(folder: RunFolder) -> str:
 class _Data:
     """A run's arrays: the training split (``fit`` and ``val`` parts) and the test split."""
 
-    X_train: np.ndarray
+    X_train: np.ndarray | EncodedMatrix
     y_train: np.ndarray
-    X_fit: np.ndarray
+    X_fit: np.ndarray | EncodedMatrix  # a table's rows without their one-hot zeros
     y_fit: np.ndarray
     X_val: np.ndarray
     y_val: np.ndarray
@@ -626,12 +626,13 @@ def _load(config: RunConfig) -> _Data:
     assert config.seed is not None and config.val_fraction is not None
     if config.data not in DATASETS:
         table = table_run.load(config)
-        # X_train is only drawn (the boundary of 2-D data): the fit rows stand for it, which
-        # spares a copy of a large table's matrix.
+        # X_train is only drawn (the boundary of 2-D data): the fit rows stand for it. They
+        # stay encoded (EncodedMatrix): the loader writes each minibatch's dense rows.
+        fit_rows = table.inputs["training"]
         return _Data(
-            table.X_train,
+            fit_rows,
             table.y_train,
-            table.X_train,
+            fit_rows,
             table.y_train,
             table.X_val,
             table.y_val,
@@ -692,8 +693,13 @@ def _train(
     snapshots: list[tuple[str, nn.Module]] = []
     if animate and arrays.features == 2 and not arrays.regression:
         callbacks.append(_Snapshots(snapshots, config.epochs or 1))
+    dataset = (
+        arrays.table.dataset("training")
+        if arrays.table is not None
+        else data.TensorDataset(arrays.X_fit, arrays.y_fit)
+    )
     loader = data.DataLoader(
-        data.TensorDataset(arrays.X_fit, arrays.y_fit),
+        dataset,
         batch_size=config.batch_size or 32,
         shuffle=True,
         seed=config.seed,
@@ -824,7 +830,9 @@ def _pictures(
         if snapshots:
             gif = folder / "boundary.gif"
             files.append(
-                pictures.animate_boundaries(snapshots, arrays.X_train, arrays.y_train, gif)
+                pictures.animate_boundaries(
+                    snapshots, np.asarray(arrays.X_train), arrays.y_train, gif
+                )
             )
     return files
 

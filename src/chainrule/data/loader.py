@@ -132,6 +132,9 @@ class DataLoader:
             # np.take copies each row with one memmove; a[indices] goes through NumPy's general
             # fancy-indexing loop (B1's gathers: 0.021 vs 0.024 s per epoch).
             return tuple(Tensor._wrap(np.take(a, indices, axis=0)) for a in self.dataset.arrays)
+        if hasattr(self.dataset, "__getitems__"):  # a whole minibatch at once, as in PyTorch
+            found = self.dataset.__getitems__(indices)
+            return tuple(Tensor._wrap(np.asarray(v)) for v in found)
         samples = [self.dataset[int(i)] for i in indices]
         columns: Sequence[Any] = list(zip(*samples)) if isinstance(samples[0], tuple) else [samples]
         return tuple(Tensor._wrap(np.stack([np.asarray(v) for v in column])) for column in columns)

@@ -35,6 +35,7 @@ from .columns import (
     choose_features,
     detect_task,
 )
+from .matrix import EncodedMatrix, TableDataset
 from .preprocessing import TablePreprocessor, TargetColumn, Unseen
 from .reading import MISSING_MARKERS, TableError, import_polars, is_table_path, read_table
 from .split import split_rows
@@ -45,7 +46,9 @@ if TYPE_CHECKING:
 __all__ = [
     "MISSING_MARKERS",
     "TASKS",
+    "EncodedMatrix",
     "TableData",
+    "TableDataset",
     "TableError",
     "TablePreprocessor",
     "is_table_path",
@@ -55,27 +58,55 @@ __all__ = [
 ]
 
 
+# The parts of a table, in the order load_table makes them.
+PARTS = ("training", "validation", "test")
+
+
 @dataclass
 class TableData:
     """A table split into training, validation and test arrays, with what was learnt from it.
 
-    ``X_*`` are float32 matrices; ``y_*`` class indices (int64) for classification, or the
-    standardised target (float32, shape (n, 1)) for regression, which
-    ``preprocessor.decode`` maps back. ``notes`` say, one line each, what was detected, left
-    out, dropped or capped.
+    ``X_*`` are float32 matrices (made from ``inputs`` when first read, then kept); ``y_*``
+    class indices (int64) for classification, or the standardised target (float32, shape
+    (n, 1)) for regression, which ``preprocessor.decode`` maps back. ``notes`` say, one line
+    each, what was detected, left out, dropped or capped.
     """
 
-    X_train: np.ndarray
+    # The input matrices by part ("training", "validation", "test") without their one-hot
+    # zeros: ``dataset("training")`` trains from it a minibatch at a time.
+    inputs: dict[str, EncodedMatrix]
     y_train: np.ndarray
-    X_val: np.ndarray
     y_val: np.ndarray
-    X_test: np.ndarray
     y_test: np.ndarray
     preprocessor: TablePreprocessor
     notes: list[str] = field(default_factory=list)
-    # The target's own values by part ("training", "validation", "test"): float64 numbers for
-    # a regression (exact, where ``y_*`` went through float32), class indices otherwise.
+    # The target's own values by part: float64 numbers for a regression (exact, where ``y_*``
+    # went through float32), class indices otherwise.
     targets: dict[str, np.ndarray] = field(default_factory=dict)
+    _dense: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+
+    @property
+    def X_train(self) -> np.ndarray:
+        return self._matrix("training")
+
+    @property
+    def X_val(self) -> np.ndarray:
+        return self._matrix("validation")
+
+    @property
+    def X_test(self) -> np.ndarray:
+        return self._matrix("test")
+
+    def _matrix(self, part: str) -> np.ndarray:
+        if part not in self._dense:
+            self._dense[part] = np.asarray(self.inputs[part])
+        return self._dense[part]
+
+    def dataset(self, part: str = "training") -> TableDataset:
+        """A part's rows and targets for a ``DataLoader``, which writes each minibatch's
+        dense rows as it takes them (a large table's full matrix is never made)."""
+        y = {"training": self.y_train, "validation": self.y_val, "test": self.y_test}[part]
+        return TableDataset(self.inputs[part], y)
 
     @property
     def task(self) -> Task:
@@ -138,7 +169,6 @@ def load_table(
     if test is None:
         train_rows, test_rows = split_rows(frame.height, test_fraction, seed, labels)
         test_frame, test_where = frame[test_rows], where
-        train = frame[train_rows]
         train_labels = labels[train_rows] if labels is not None else None
     else:
         test_frame, test_label = read_table(test)
@@ -146,14 +176,14 @@ def load_table(
         _check_columns(test_frame, target, features, test_where)
         check_finite(test_frame, [target], test_where)
         test_frame, test_where = _rows_with_target(test_frame, target, test_where, notes)
-        train, train_labels = frame, labels
-    fit_rows, val_rows = split_rows(train.height, val_fraction, seed + 1, train_labels)
+        train_rows, train_labels = np.arange(frame.height), labels
+    fit_rows, val_rows = split_rows(len(train_rows), val_fraction, seed + 1, train_labels)
     _check_parts(
         where, test_frame.height, len(val_rows), len(fit_rows), test is None and test_fraction > 0,
         val_fraction > 0,
     )  # fmt: skip
-    fit, val = train[fit_rows], train[val_rows]
-    del train
+    # Each part gathered from the table at once (a large table's rows are copied once).
+    fit, val = frame[train_rows[fit_rows]], frame[train_rows[val_rows]]
     choice = choose_features(fit, target, features, where)
     notes += choice.notes
     target_column = _target_column(fit[target], chosen_task, classes)
@@ -161,20 +191,24 @@ def load_table(
         fit, target_column, choice.numeric, choice.categorical
     )
     notes += capped
-    arrays: list[np.ndarray] = []
+    inputs: dict[str, EncodedMatrix] = {}
+    y: dict[str, np.ndarray] = {}
     targets: dict[str, np.ndarray] = {}
-    for part, part_frame, part_where in (
-        ("training", fit, where),
-        ("validation", val, where),
-        ("test", test_frame, test_where),
+    for part, part_frame, part_where in zip(
+        PARTS, (fit, val, test_frame), (where, where, test_where), strict=True
     ):
-        X, unseen = preprocessor.transform(part_frame, part_where)
+        # The table's own rows were checked before the split; a --test file's were not.
+        checked = part != "test" or test is None
+        inputs[part], unseen = preprocessor.encode(part_frame, part_where, finite_checked=checked)
         notes += [unseen_note(part, name, found) for name, found in unseen.items()]
-        y = preprocessor.encode_target(part_frame[target], part_where)
-        arrays += [X, y]
-        targets[part] = _target_values(part_frame[target]) if chosen_task == "regression" else y
-    X_train, y_train, X_val, y_val, X_test, y_test = arrays
-    return TableData(X_train, y_train, X_val, y_val, X_test, y_test, preprocessor, notes, targets)
+        y[part] = preprocessor.encode_target(part_frame[target], part_where)
+        if chosen_task == "regression":
+            targets[part] = _target_values(part_frame[target])
+        else:
+            targets[part] = y[part]
+    return TableData(
+        inputs, y["training"], y["validation"], y["test"], preprocessor, notes, targets
+    )
 
 
 def _check_parts(

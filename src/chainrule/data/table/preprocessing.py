@@ -16,7 +16,6 @@ exactly the same steps:
 from __future__ import annotations
 
 import math
-import mmap
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ import numpy as np
 
 from ..._text import counted
 from .columns import Task, Where, check_finite, is_number
+from .matrix import EncodedMatrix
 from .reading import TableError, import_polars
 
 if TYPE_CHECKING:
@@ -168,13 +168,25 @@ class TablePreprocessor:
     def transform(self, frame: pl.DataFrame, where: Where) -> tuple[np.ndarray, dict[str, Unseen]]:
         """The float32 input matrix of ``frame`` (columns found by name, in any order; others
         ignored), and the categorical values training never saw, by column."""
+        encoded, unseen = self.encode(frame, where)
+        return np.asarray(encoded), unseen
+
+    def encode(
+        self, frame: pl.DataFrame, where: Where, *, finite_checked: bool = False
+    ) -> tuple[EncodedMatrix, dict[str, Unseen]]:
+        """``transform``'s matrix without its zeros (see ``EncodedMatrix``): the numeric block
+        and, per categorical column, the position of each row's 1. ``finite_checked`` says
+        that the caller has refused infinite numbers already (``load_table`` checks the whole
+        table before splitting it)."""
         missing = [name for name in self.input_columns if name not in frame.columns]
         if missing:
             raise TableError(
                 f"{where.label}: the model needs column(s) {', '.join(map(repr, missing))}, "
                 f"which the table does not have (it has {_listed(frame.columns)})"
             )
-        check_finite(frame, [c.name for c in self.columns if isinstance(c, NumericColumn)], where)
+        if not finite_checked:
+            numeric_names = [c.name for c in self.columns if isinstance(c, NumericColumn)]
+            check_finite(frame, numeric_names, where)
         for column in self.columns:  # numbers written as text: every one must parse
             if isinstance(column, NumericColumn) and not is_number(frame.schema[column.name]):
                 _numbers(frame[column.name], where)
@@ -189,22 +201,23 @@ class TablePreprocessor:
             ]
             + [_codes_expression(column) for column in categorical]
         )
-        out = zeros_in_small_pages(frame.height, len(self.feature_names))
         width = sum(len(column.outputs) for column in numeric)
-        if width:  # one (transposing) copy of the numeric block into the matrix
-            out[:, :width] = computed[:, :width].to_numpy()
-        flat, rows = out.reshape(-1), np.arange(frame.height, dtype=np.int64) * out.shape[1]
+        values = (
+            computed[:, :width].to_numpy(order="c")
+            if width
+            else np.zeros((frame.height, 0), dtype=np.float32)
+        )
+        hot = np.empty((frame.height, len(categorical)), dtype=np.intp)
         unseen: dict[str, Unseen] = {}
         start = width
         for index, column in enumerate(categorical):
             codes = computed[:, width + index].to_numpy()
-            flat[rows + (start + codes)] = 1
-            other = len(column.outputs) - 1
-            outside = codes == other
+            np.add(codes, start, out=hot[:, index], casting="unsafe")
+            outside = codes == len(column.outputs) - 1
             if outside.any():
                 unseen[column.name] = _unseen(frame[column.name], outside)
             start += len(column.outputs)
-        return out, unseen
+        return EncodedMatrix(values, hot, start), unseen
 
     def missing_counts(self, frame: pl.DataFrame) -> dict[str, int]:
         """How many values of each input column of ``frame`` are missing (filled with the
@@ -303,23 +316,6 @@ class TablePreprocessor:
                 f"{where}: table.columns names a column twice, or the target among the inputs"
             )
         return cls(parsed, TargetColumn(name, task, classes, mean, scale))
-
-
-# Matrices larger than this are allocated in the kernel's small pages (see below).
-_SMALL_PAGES_FROM = 1 << 26
-
-
-def zeros_in_small_pages(rows: int, columns: int) -> np.ndarray:
-    """A float32 matrix of zeros. A large one is an anonymous memory map, which the kernel
-    fills with zeros in 4 KiB pages as it is first written: NumPy asks for huge pages on large
-    arrays, and where the kernel compacts memory to find them (transparent huge pages with
-    defrag=madvise, a common default), the first write to a new 600 MB matrix took 0.6 s, in
-    small pages 0.27 s."""
-    size = rows * columns * 4
-    if size < _SMALL_PAGES_FROM:
-        return np.zeros((rows, columns), dtype=np.float32)
-    memory = mmap.mmap(-1, size)
-    return np.frombuffer(memory, dtype=np.float32).reshape(rows, columns)
 
 
 def _listed(names: Sequence[str], limit: int = 12) -> str:
