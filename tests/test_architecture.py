@@ -14,7 +14,7 @@ PACKAGE = Path(chainrule.__file__).parent
 
 # Rooms from the bottom up; a module may import its own room and the rooms of lower layers.
 LAYERS: list[tuple[str, ...]] = [
-    ("chainrule._atomic", "chainrule._text", "chainrule._version"),
+    ("chainrule._atomic", "chainrule._safetensors", "chainrule._text", "chainrule._version"),
     ("chainrule.engine", "chainrule.ops"),
     ("chainrule.check", "chainrule.nn", "chainrule.optim", "chainrule.data"),
     ("chainrule.io",),

@@ -1,14 +1,19 @@
 """Saving and loading models (and training checkpoints) in files that loading never executes.
 
-A file is a NumPy ``.npz`` archive read with ``allow_pickle=False``: plain numeric arrays plus
-one JSON header (stored as bytes) that holds the format version, the architecture of models
-built from chainrule's layers, any extra JSON data, and a SHA-256 digest of the header and every
-array, so a damaged or accidentally edited file is refused with a clear error. The digest is not
-a signature: anyone can recompute it, so it does not detect a deliberate forgery. Loading never
-executes anything from the file regardless (no pickle; only the layer classes listed here can be
-named, and every Linear layer's shape is checked against the stored arrays before anything is
-built). Writes are atomic: a temporary file in the same folder, flushed to disk, then renamed
-over the target.
+A model file is a safetensors file (``_safetensors.py``): the parameters under the names of
+``state_dict()`` (PyTorch's: ``0.weight`` of shape (out, in), row-major, little-endian), so
+that ``torch.nn.Sequential(...).load_state_dict(safetensors.torch.load_file(path))`` takes them
+as they are, and a JSON header in its ``__metadata__`` with the format version, the
+architecture of models built from chainrule's layers, any extra JSON data (a table's
+preprocessing, the run's settings) and a SHA-256 digest of the header and every tensor, so a
+damaged or accidentally edited file is refused with a clear error. The digest is not a
+signature: anyone can recompute it, so it does not detect a deliberate forgery. Loading never
+executes anything from the file regardless: the header is checked (sizes, byte ranges, dtypes,
+then every Linear layer's shape against the architecture) before any tensor is read, and only
+the layer classes listed here can be named. Files of chainrule 0.1's first format, NumPy
+``.npz`` archives read with ``allow_pickle=False``, still load; ``save`` writes one only to a
+path ending in ``.npz``. Writes are atomic: a temporary file in the same folder, flushed to
+disk, then renamed over the target.
 """
 
 from __future__ import annotations
@@ -16,19 +21,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import nn
+from . import _safetensors, nn
 from ._atomic import atomic_write
 from ._text import counted
 
 FORMAT = "chainrule"
-VERSION = 1
+VERSION = 2  # a safetensors file; version 1 is the .npz archive
+NPZ_VERSION = 1
 _HEADER = "__header__"
+# A run's model file, by the name a run writes now, then by the first format's name.
+MODEL_NAMES = ("model.safetensors", "model.npz")
+# Shapes and dtypes of a file's arrays, by name, as its header states them.
+Layout = Mapping[str, tuple[tuple[int, ...], np.dtype[Any]]]
 
 
 class ModelFileError(ValueError):
@@ -115,13 +126,14 @@ def _build(spec: Any, rng: np.random.Generator) -> nn.Module:
         raise ModelFileError(f"{kind}: bad settings {settings} ({error})") from None
 
 
-def _linear_shapes(spec: Any, prefix: str = "") -> dict[str, tuple[int, ...] | None]:
-    """The parameter shapes the architecture's Linear layers will have, keyed by the names
-    ``Module.named_parameters`` gives them (None: a bias that must be absent).
+def _linear_shapes(spec: Any, prefix: str = "") -> dict[str, tuple[tuple[int, ...], Any] | None]:
+    """The parameter shapes (and dtype names) the architecture's Linear layers will have,
+    keyed by the names ``Module.named_parameters`` gives them (None: a bias that must be
+    absent).
 
     Entries that are not well-formed are skipped here; ``build`` reports them.
     """
-    shapes: dict[str, tuple[int, ...] | None] = {}
+    shapes: dict[str, tuple[tuple[int, ...], Any] | None] = {}
     stack: list[tuple[str, Any]] = [(prefix, spec)]
     while stack:
         name, entry = stack.pop()
@@ -144,24 +156,33 @@ def _linear_shapes(spec: Any, prefix: str = "") -> dict[str, tuple[int, ...] | N
                     f"Linear layer {name or '(top)'}: in_features and out_features must be "
                     f"integers, got {in_features!r} and {out_features!r}"
                 )
-            shapes[f"{dot}weight"] = (out_features, in_features)
-            shapes[f"{dot}bias"] = (out_features,) if entry.get("bias", True) is True else None
+            dtype = entry.get("dtype", "float32")
+            shapes[f"{dot}weight"] = ((out_features, in_features), dtype)
+            bias = ((out_features,), dtype)
+            shapes[f"{dot}bias"] = bias if entry.get("bias", True) is True else None
     return shapes
 
 
-def _check_shapes(spec: Any, state: Mapping[str, np.ndarray]) -> None:
-    """Refuse an architecture whose Linear layers disagree with the stored arrays, before
-    anything is built (so a forged header cannot make loading allocate a huge model)."""
+def _check_shapes(spec: Any, layout: Layout) -> None:
+    """Refuse an architecture whose Linear layers disagree with the stored arrays (shape or
+    dtype), before anything is built or read (so a forged header cannot make loading
+    allocate a huge model)."""
     problems = []
-    for name, shape in _linear_shapes(spec).items():
-        if shape is None:
-            if name in state:
+    for name, expected in _linear_shapes(spec).items():
+        if expected is None:
+            if name in layout:
                 problems.append(f"{name}: the architecture has no bias but the file stores one")
-        elif name not in state:
+            continue
+        shape, dtype = expected
+        if name not in layout:
             problems.append(f"{name}: the architecture needs shape {shape}, the file stores none")
-        elif state[name].shape != shape:
+        elif layout[name][0] != shape:
             problems.append(
-                f"{name}: the architecture needs shape {shape}, the file stores {state[name].shape}"
+                f"{name}: the architecture needs shape {shape}, the file stores {layout[name][0]}"
+            )
+        elif str(layout[name][1]) != str(dtype):
+            problems.append(
+                f"{name}: the architecture says {dtype}, the file stores {layout[name][1]}"
             )
     if problems:
         more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
@@ -182,20 +203,36 @@ _KINDS = (
 )
 
 
-def _not_an_archive(source: Path) -> str | None:
-    """Why ``source`` is not an .npz archive, from its first bytes; None if it may be one."""
+def _container(source: Path) -> str:
+    """'safetensors' or 'npz', from a file's first bytes; ModelFileError naming what the file
+    is instead."""
     if source.is_dir():
-        return f"a folder; a run's model is {source / 'model.npz'}"
+        model = next(
+            (source / name for name in MODEL_NAMES if (source / name).is_file()),
+            source / MODEL_NAMES[0],
+        )
+        raise ModelFileError(f"{source}: not a chainrule file: a folder; a run's model is {model}")
     with open(source, "rb") as file:
-        start = file.read(8)
+        start = file.read(16)
     if not start:
-        return "an empty file"
+        raise ModelFileError(f"{source}: not a chainrule file: it is an empty file")
     if start.startswith(b"PK"):
-        return None
+        return "npz"
+    if _safetensors.looks_like_safetensors(start):
+        return "safetensors"
     for magic, kind in _KINDS:
         if start.lstrip().startswith(magic):
-            return kind
-    return "neither a NumPy .npz archive nor anything else chainrule reads"
+            raise ModelFileError(f"{source}: not a chainrule file: it is {kind}")
+    if len(start) >= 8 and int.from_bytes(start[:8], "little") > 0:
+        # A safetensors length without its header after it: a file cut short.
+        raise ModelFileError(
+            f"{source}: not a chainrule file: neither a safetensors file nor a NumPy .npz "
+            "archive (a file cut short, or of another kind)"
+        )
+    raise ModelFileError(
+        f"{source}: not a chainrule file: neither a safetensors file nor anything else "
+        "chainrule reads"
+    )
 
 
 def _why_unreadable(error: Exception) -> str:
@@ -283,46 +320,49 @@ def _digest(arrays: Mapping[str, np.ndarray], header: Mapping[str, Any]) -> str:
 def write_archive(
     path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], header: dict[str, Any]
 ) -> None:
-    """Write arrays and a JSON header atomically (temporary file, fsync, rename)."""
+    """Write arrays and a JSON header atomically (temporary file, fsync, rename): a
+    safetensors file, or the first format's .npz archive where ``path`` ends in ``.npz``."""
     target = Path(path)
     for name, array in arrays.items():
         if name == _HEADER or np.asarray(array).dtype.kind not in "biuf":
             raise ValueError(f"save: entry {name!r} is not a numeric array")
-    full_header = {"format": FORMAT, "version": VERSION, **header}
+    legacy = target.suffix.lower() == ".npz"
+    full_header = {"format": FORMAT, "version": NPZ_VERSION if legacy else VERSION, **header}
     full_header["sha256"] = _digest(arrays, full_header)
-    encoded = np.frombuffer(json.dumps(full_header).encode(), dtype=np.uint8)
+    text = json.dumps(full_header)
+    if not legacy:
+        content = _safetensors.encode(arrays, text)
+        atomic_write(target, lambda file: file.write(content))
+        return
+    encoded = np.frombuffer(text.encode(), dtype=np.uint8)
     entries: dict[str, Any] = {_HEADER: encoded, **arrays}
     atomic_write(target, lambda file: np.savez(file, **entries))
 
 
-def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Read and verify an archive written by ``write_archive``."""
+def read_archive(
+    path: str | os.PathLike[str], check: Callable[[dict[str, Any], Layout], None] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read and verify a file written by ``write_archive``. ``check(header, layout)`` may
+    refuse it (raising ModelFileError) after the header is read and before the arrays are:
+    for a safetensors file, before any tensor byte is read."""
     source = Path(path)
-    kind = _not_an_archive(source)
-    if kind is not None:
-        raise ModelFileError(f"{source}: not a chainrule file: it is {kind}")
-    try:
-        with np.load(source, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except FileNotFoundError:
-        raise
-    except Exception as error:  # noqa: BLE001  (zip, zlib and format errors of every kind)
-        raise ModelFileError(f"{source}: not a chainrule file: {_why_unreadable(error)}") from None
-    if _HEADER not in arrays:
-        raise ModelFileError(f"{source}: no chainrule header; not a chainrule model file")
-    try:
-        header = json.loads(arrays.pop(_HEADER).tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelFileError(f"{source}: damaged header ({error})") from None
-    except RecursionError:
-        raise ModelFileError(f"{source}: damaged header (nested too deeply)") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ModelFileError(f"{source}: not a chainrule model file")
-    if header.get("version") != VERSION:
-        raise ModelFileError(
-            f"{source}: file format version {header.get('version')}, this chainrule reads "
-            f"version {VERSION}"
-        )
+    if _container(source) == "npz":
+        arrays, header = _read_npz(source)
+        if check is not None:
+            check(header, {name: (array.shape, array.dtype) for name, array in arrays.items()})
+    else:
+        try:
+            text, entries = _safetensors.read_header(source)
+        except _safetensors.SafetensorsError as error:
+            raise ModelFileError(f"{source}: not a readable model file: {error}") from None
+        header = _parse_header(source, text.encode(), VERSION)
+        layout = {name: (entry.shape, entry.dtype) for name, entry in entries.items()}
+        try:
+            arrays = _safetensors.read_tensors(
+                source, entries, None if check is None else lambda: check(header, layout)
+            )
+        except _safetensors.SafetensorsError as error:
+            raise ModelFileError(f"{source}: not a readable model file: {error}") from None
     try:
         digest = _digest(arrays, header)
     except RecursionError:
@@ -334,15 +374,71 @@ def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], d
     return arrays, header
 
 
+def _read_npz(source: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The arrays and header of a first-format .npz archive. ``np.savez`` stores its members
+    uncompressed, so a member that is compressed, or larger than the file, is refused before
+    it is read: a zip bomb cannot make loading allocate more than the file's size."""
+    try:
+        with zipfile.ZipFile(source) as archive:
+            members = archive.infolist()
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # noqa: BLE001  (zip errors of every kind)
+        raise ModelFileError(f"{source}: not a chainrule file: {_why_unreadable(error)}") from None
+    size = source.stat().st_size
+    if any(m.compress_type != zipfile.ZIP_STORED for m in members) or (
+        sum(m.file_size for m in members) > size
+    ):
+        raise ModelFileError(
+            f"{source}: not a chainrule file: its members are compressed or larger than the "
+            "archive (chainrule's .npz files are never compressed)"
+        )
+    try:
+        with np.load(source, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # noqa: BLE001  (zip, zlib and format errors of every kind)
+        raise ModelFileError(f"{source}: not a chainrule file: {_why_unreadable(error)}") from None
+    if _HEADER not in arrays:
+        raise ModelFileError(f"{source}: no chainrule header; not a chainrule model file")
+    return arrays, _parse_header(source, arrays.pop(_HEADER).tobytes(), NPZ_VERSION)
+
+
+def _parse_header(source: Path, raw: bytes, version: int) -> dict[str, Any]:
+    """chainrule's JSON header, refused unless it is of this format and ``version``."""
+    try:
+        header = json.loads(raw.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelFileError(f"{source}: damaged header ({error})") from None
+    except RecursionError:
+        raise ModelFileError(f"{source}: damaged header (nested too deeply)") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFileError(f"{source}: not a chainrule model file")
+    if header.get("version") != version:
+        raise ModelFileError(
+            f"{source}: file format version {_clip(header.get('version'))}, this chainrule "
+            f"reads version {version} in this container"
+        )
+    return header
+
+
 # ------------------------------------------------------------------------ the public API
 def save(
     model: nn.Module, path: str | os.PathLike[str], metadata: Mapping[str, Any] | None = None
 ) -> None:
     """Save a model's parameters (and its architecture, when it is built from chainrule's
-    layers) to ``path``, atomically. ``metadata`` is any JSON-serialisable extra data."""
+    layers) to ``path``, atomically: a safetensors file that PyTorch loads as it is (the
+    first format's .npz archive where ``path`` ends in ``.npz``). ``metadata`` is any
+    JSON-serialisable extra data."""
     header = {"architecture": describe(model), "metadata": dict(metadata or {})}
-    arrays = {f"param/{name}": value for name, value in model.state_dict().items()}
+    prefix = _PARAMS if Path(path).suffix.lower() == ".npz" else ""
+    arrays = {f"{prefix}{name}": value for name, value in model.state_dict().items()}
     write_archive(path, arrays, header)
+
+
+# In the first format (.npz), parameters were named "param/<name>".
+_PARAMS = "param/"
 
 
 def load(path: str | os.PathLike[str], model: nn.Module | None = None) -> nn.Module:
@@ -355,19 +451,24 @@ def load_with_metadata(
     path: str | os.PathLike[str], model: nn.Module | None = None
 ) -> tuple[nn.Module, dict[str, Any]]:
     """``load`` and the metadata saved with the model, from one read of the file."""
-    arrays, header = read_archive(path)
-    _check_model_header(path, header)
-    state = {
-        name[len("param/") :]: value for name, value in arrays.items() if name.startswith("param/")
-    }
+
+    def check(header: dict[str, Any], layout: Layout) -> None:
+        _check_model_header(path, header)
+        if model is None:
+            if header.get("architecture") is None:
+                raise ModelFileError(
+                    f"{path}: the file holds no architecture (a custom Module); pass model= "
+                    "an instance of the same class to load its parameters into"
+                )
+            try:
+                _check_shapes(header["architecture"], _parameters(header, layout))
+            except ModelFileError as error:
+                raise ModelFileError(f"{path}: bad architecture: {error}") from None
+
+    arrays, header = read_archive(path, check)
+    state = _parameters(header, arrays)
     if model is None:
-        if header.get("architecture") is None:
-            raise ModelFileError(
-                f"{path}: the file holds no architecture (a custom Module); pass model= an "
-                "instance of the same class to load its parameters into"
-            )
         try:
-            _check_shapes(header["architecture"], state)
             model = build(header["architecture"])
         except ModelFileError as error:
             raise ModelFileError(f"{path}: bad architecture: {error}") from None
@@ -376,6 +477,13 @@ def load_with_metadata(
     except ValueError as error:
         raise ModelFileError(f"{path}: {error}") from None
     return model, header["metadata"]
+
+
+def _parameters(header: Mapping[str, Any], entries: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters among a file's entries, by their ``state_dict`` names."""
+    if header.get("version") == NPZ_VERSION:
+        return {k[len(_PARAMS) :]: v for k, v in entries.items() if k.startswith(_PARAMS)}
+    return dict(entries)
 
 
 def load_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -388,10 +496,15 @@ def load_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
 def _check_model_header(source: object, header: Mapping[str, Any]) -> None:
     if header.get("kind") == "checkpoint":
         raise ModelFileError(
-            f"{source}: a training checkpoint, not a model; the model of its run is model.npz "
-            "in the same folder"
+            f"{source}: a training checkpoint, not a model; the model of its run is "
+            f"{_sibling_model(source)} in the same folder"
         )
     _check_fields(source, header, _MODEL_FIELDS)
+
+
+def _sibling_model(source: object) -> str:
+    """The name of the model a run wrote beside the checkpoint ``source``, by its format."""
+    return MODEL_NAMES[1] if str(source).lower().endswith(".npz") else MODEL_NAMES[0]
 
 
 def check_finite(model: nn.Module, source: str) -> None:

@@ -61,7 +61,7 @@ def xor_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def model(xor_run: Path) -> Path:
-    return xor_run / "model.npz"
+    return xor_run / "model.safetensors"
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,7 @@ def test_gradcheck_of_an_unknown_function_is_one_line_naming_it(
         ["train", "--out", ""],
         ["train", "--out", "  "],
         ["demo", "xor", "--out", ""],
-        ["predict", "model.npz", ""],
+        ["predict", "model.safetensors", ""],
         ["predict", "", "rows.csv"],
         ["info", ""],
         ["train", "--data", "fashion-mnist", "--data-path", ""],
@@ -358,7 +358,7 @@ def _not_a_model(kind: str, xor_run: Path, folder: Path) -> Path:
     elif kind == "folder":
         path = xor_run
     elif kind == "empty":
-        path = folder / "model.npz"
+        path = folder / "model.safetensors"
         path.touch()
     else:
         path = folder / "model.pkl"
@@ -396,6 +396,6 @@ def test_info_and_predict_say_what_a_file_that_is_not_a_model_is(
     assert str(path) in line and said in line
     assert "allow_pickle" not in line
     if kind == "folder":
-        assert str(xor_run / "model.npz") in line
+        assert str(xor_run / "model.safetensors") in line
     assert out == ""
     assert _fingerprint(xor_run) == before

@@ -58,7 +58,7 @@ def test_gradient_tolerance_stops_the_run(
 def test_max_norm_bounds_the_saved_model(tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert _train_moons(out, "--epochs", "20", "--lr", "0.5", "--max-norm", "0.75") == 0
-    model = io.load(out / "model.npz")
+    model = io.load(out / "model.safetensors")
     for name, parameter in model.named_parameters():
         if name.endswith("weight"):
             assert np.linalg.norm(parameter.data, axis=1).max() <= 0.75 * (1 + 1e-6)

@@ -45,7 +45,7 @@ def _metrics(folder: Path) -> dict[str, Any]:
 
 
 def _checkpoint_header(folder: Path) -> dict[str, Any]:
-    return read_archive(folder / "checkpoint.npz")[1]
+    return read_archive(folder / "checkpoint.safetensors")[1]
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_a_new_run_in_a_folder_holding_a_finished_run_is_refused(
 def test_a_new_run_in_a_folder_holding_an_unfinished_run_is_refused(
     finished_run: Path, capsys: pytest.CaptureFixture[str], no_training: None
 ) -> None:
-    for name in ("model.npz", "metrics.json", "training.png", "boundary.png"):
+    for name in ("model.safetensors", "metrics.json", "training.png", "boundary.png"):
         (finished_run / name).unlink(missing_ok=True)
     before = _fingerprint(finished_run)
     code, _, err = _train(capsys, "--data", "digits", "--out", str(finished_run))
@@ -103,7 +103,7 @@ def test_a_new_run_needs_an_empty_folder(
 def test_resume_of_a_model_without_checkpoint_is_refused_and_the_model_kept(
     finished_run: Path, capsys: pytest.CaptureFixture[str], no_training: None
 ) -> None:
-    (finished_run / "checkpoint.npz").unlink()
+    (finished_run / "checkpoint.safetensors").unlink()
     before = _fingerprint(finished_run)
     code, _, err = _train(capsys, *QUICK, "--out", str(finished_run), "--resume")
     line = _one_line(err)
@@ -127,7 +127,9 @@ def test_a_checkpoint_of_another_run_is_not_resumed_over_this_one(
     other = tmp_path / "other"
     code, _, err = _train(capsys, "--data", "circles", "--epochs", "1", "--out", str(other))
     assert code == 0, err
-    (finished_run / "checkpoint.npz").write_bytes((other / "checkpoint.npz").read_bytes())
+    (finished_run / "checkpoint.safetensors").write_bytes(
+        (other / "checkpoint.safetensors").read_bytes()
+    )
     before = _fingerprint(finished_run)
     code, _, err = _train(capsys, "--out", str(finished_run), "--resume", "--epochs", "9")
     line = _one_line(err)
@@ -147,7 +149,7 @@ def test_runs_started_in_the_same_second_get_their_own_folders(
     folders = sorted(path.name for path in (tmp_path / "runs").iterdir())
     assert folders == ["20261202-120000", "20261202-120000-2", "20261202-120000-3"]
     for name in folders:
-        assert (tmp_path / "runs" / name / "model.npz").is_file()
+        assert (tmp_path / "runs" / name / "model.safetensors").is_file()
 
 
 def test_a_folder_in_use_by_a_live_run_is_refused_and_a_stale_lock_taken_over(
@@ -212,7 +214,7 @@ def test_resume_refuses_a_setting_that_defines_the_run(
     line = _one_line(err)
     assert code == 1
     assert f"{flag} {value}" in line and f"{flag} {started}" in line
-    assert str(finished_run / "checkpoint.npz") in line
+    assert str(finished_run / "checkpoint.safetensors") in line
     assert _fingerprint(finished_run) == before
 
 
@@ -228,7 +230,7 @@ def test_resume_applies_and_records_a_new_learning_rate(
     header = _checkpoint_header(finished_run)
     assert [group["lr"] for group in header["param_groups"]] == [0.5]
     assert header["metadata"]["config"] == metrics["config"]
-    model_config = read_archive(finished_run / "model.npz")[1]["metadata"]["config"]
+    model_config = read_archive(finished_run / "model.safetensors")[1]["metadata"]["config"]
     assert model_config == metrics["config"]
 
 
@@ -276,7 +278,7 @@ def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(
         code, _, err = _train(capsys, *args, "--out", str(interrupted))
     line = _one_line(err)
     assert code == 130
-    assert str(interrupted / "checkpoint.npz") in line and "epoch 3" in line
+    assert str(interrupted / "checkpoint.safetensors") in line and "epoch 3" in line
     command = f"chainrule train --out {interrupted} --resume"
     assert command in line
     assert not (interrupted / "metrics.json").exists()
@@ -312,7 +314,7 @@ def test_a_stop_signal_to_a_real_run_ends_it_cleanly(tmp_path: Path, stop: signa
     )
     try:
         deadline = time.monotonic() + 60
-        while not (out / "checkpoint.npz").is_file():
+        while not (out / "checkpoint.safetensors").is_file():
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "no checkpoint appeared"
             time.sleep(0.02)
@@ -326,8 +328,10 @@ def test_a_stop_signal_to_a_real_run_ends_it_cleanly(tmp_path: Path, stop: signa
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith("chainrule train: interrupted") and "--resume" in last
-    assert (out / "checkpoint.npz").is_file() and not (out / "metrics.json").exists()
-    assert sorted(path.name for path in out.iterdir()) == ["checkpoint.npz"]  # no lock, no temp
+    assert (out / "checkpoint.safetensors").is_file() and not (out / "metrics.json").exists()
+    assert sorted(path.name for path in out.iterdir()) == [
+        "checkpoint.safetensors"
+    ]  # no lock, no temp
 
 
 # ------------------------------------------------------------------ a failed run leaves nothing
@@ -356,8 +360,8 @@ def test_a_resumed_run_that_diverges_says_what_it_kept(
     line = _one_line(err)
     assert code == 1
     assert "diverged" in line and "was kept" in line and "--resume" in line
-    assert (finished_run / "checkpoint.npz").is_file()
-    assert (finished_run / "model.npz").is_file()
+    assert (finished_run / "checkpoint.safetensors").is_file()
+    assert (finished_run / "model.safetensors").is_file()
 
 
 # ------------------------------------------------------------------ output checked first

@@ -98,7 +98,7 @@ def mass_run(tmp_path_factory: pytest.TempPathFactory, split_files: tuple[Path, 
 @pytest.fixture(scope="module")
 def species_predictions(species_run: Path, split_files: tuple[Path, Path]) -> str:
     """``chainrule predict`` of test.csv in a new process: its standard output."""
-    result = _predict_in_new_process(str(species_run / "model.npz"), str(split_files[1]))
+    result = _predict_in_new_process(str(species_run / "model.safetensors"), str(split_files[1]))
     assert result.returncode == 0, result.stderr
     # Only notes: the test rows' missing values of 'sex', sent to the (missing) column.
     notes = result.stderr.splitlines()
@@ -123,7 +123,12 @@ def test_training_on_a_table_writes_the_classification_metrics(species_run: Path
     assert record["notes"][0] == "task: classification, as the target 'species' holds text"
     assert record["config"]["target"] == "species" and record["config"]["test_fraction"] is None
     assert record["test_accuracy"] > record["test_baseline_accuracy"]
-    for name in ("model.npz", "checkpoint.npz", "confusion_matrix.png", "training.png"):
+    for name in (
+        "model.safetensors",
+        "checkpoint.safetensors",
+        "confusion_matrix.png",
+        "training.png",
+    ):
         assert (species_run / name).is_file(), name
 
 
@@ -179,7 +184,7 @@ def mass_metrics(
     """metrics.json of the body-mass run, and the same test metrics computed by scikit-learn
     from the predictions of ``chainrule predict`` (a new process) for the test rows that have
     a body mass, the baseline being the mean of the rows the model was fitted on."""
-    result = _predict_in_new_process(str(mass_run / "model.npz"), str(split_files[1]))
+    result = _predict_in_new_process(str(mass_run / "model.safetensors"), str(split_files[1]))
     assert result.returncode == 0, result.stderr
     predictions = pl.read_csv(io.StringIO(result.stdout))
     assert predictions.columns == ["prediction"]
@@ -239,12 +244,12 @@ def test_columns_in_another_order_and_extra_columns_change_nothing(
     test.select(reversed(test.columns)).drop("species").with_columns(
         note=pl.lit("extra")
     ).write_csv(shuffled)
-    code, out, err = run(capsys, "predict", str(species_run / "model.npz"), str(shuffled))
+    code, out, err = run(capsys, "predict", str(species_run / "model.safetensors"), str(shuffled))
     assert code == 0 and "3 missing values of 'sex' sent to its (missing) column" in err
     assert out == species_predictions
     backwards = tmp_path / "backwards.csv"
     test.reverse().write_csv(backwards)
-    code, out, _ = run(capsys, "predict", str(species_run / "model.npz"), str(backwards))
+    code, out, _ = run(capsys, "predict", str(species_run / "model.safetensors"), str(backwards))
     lines = species_predictions.splitlines()
     assert code == 0 and out.splitlines() == [lines[0], *reversed(lines[1:])]
 
@@ -257,7 +262,7 @@ def test_a_missing_column_is_named_in_one_line(
 ) -> None:
     path = tmp_path / "no-sex.csv"
     _read(split_files[1]).drop("sex").write_csv(path)
-    code, out, err = run(capsys, "predict", str(species_run / "model.npz"), str(path))
+    code, out, err = run(capsys, "predict", str(species_run / "model.safetensors"), str(path))
     line = one_line(err)
     assert (code, out) == (1, "")
     assert line.startswith(f"chainrule predict: {path}: the model needs column(s) 'sex'")
@@ -274,7 +279,7 @@ def test_predict_never_replaces_a_file(
     with what standard output would show."""
     existing = tmp_path / "existing.csv"
     existing.write_bytes(b"keep me\n")
-    model, test = str(species_run / "model.npz"), str(split_files[1])
+    model, test = str(species_run / "model.safetensors"), str(split_files[1])
     code, out, err = run(capsys, "predict", model, test, "--out", str(existing))
     assert (code, out) == (1, "")
     assert f"--out {existing}: exists" in one_line(err)
@@ -289,7 +294,7 @@ def test_predict_never_replaces_a_file(
 def test_info_shows_the_columns_and_their_preprocessing(
     capsys: pytest.CaptureFixture[str], species_run: Path
 ) -> None:
-    code, out, err = run(capsys, "info", str(species_run / "model.npz"))
+    code, out, err = run(capsys, "info", str(species_run / "model.safetensors"))
     assert (code, err) == (0, "")
     assert "input columns (7, matched by name; others are ignored)" in out
     assert "target 'species': classification into 3 classes (Adelie, Chinstrap, Gentoo)" in out

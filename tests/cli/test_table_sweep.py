@@ -85,7 +85,7 @@ def flag_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
         "--no-plots", "--out", str(out),
     )  # fmt: skip
     assert code == 0, err
-    return out / "model.npz"
+    return out / "model.safetensors"
 
 
 def test_text_that_is_not_true_or_false_is_named_with_its_line(

@@ -33,8 +33,10 @@ def _metrics(folder: Path) -> dict[str, Any]:
 
 
 def _model_arrays(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as archive:
-        return {name: archive[name] for name in archive.files if name.startswith("param/")}
+    """The parameters as the safetensors library reads them, under state_dict names."""
+    from safetensors.numpy import load_file
+
+    return load_file(str(path))
 
 
 def _assert_png(path: Path) -> None:
@@ -61,8 +63,8 @@ def _numpy_forward(path: Path, X: np.ndarray) -> np.ndarray:
     out = X.astype(np.float64)
     for index, layer in enumerate(layers):
         if layer["type"] == "Linear":
-            out = out @ arrays[f"param/{index}.weight"].astype(np.float64).T
-            out = out + arrays[f"param/{index}.bias"].astype(np.float64)
+            out = out @ arrays[f"{index}.weight"].astype(np.float64).T
+            out = out + arrays[f"{index}.bias"].astype(np.float64)
         else:
             out = _ACTIVATIONS[layer["type"]](out)
     return out
@@ -78,7 +80,7 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # ------------------------------------------------------------------------ train
 def test_train_writes_model_metrics_and_plot(digits_run: Path) -> None:
-    for name in ("model.npz", "metrics.json", "training.png"):
+    for name in ("model.safetensors", "metrics.json", "training.png"):
         assert (digits_run / name).is_file(), name
     metrics = _metrics(digits_run)
     for key in PER_EPOCH:
@@ -91,12 +93,14 @@ def test_train_writes_model_metrics_and_plot(digits_run: Path) -> None:
 
 
 def test_train_saves_a_model_that_loads(digits_run: Path) -> None:
-    model = cr.load(digits_run / "model.npz")
+    model = cr.load(digits_run / "model.safetensors")
     images, labels = load_digits()
     X = images.reshape(len(images), -1).astype(np.float32) / 16
     with cr.no_grad():
         logits = np.asarray(model.eval()(cr.tensor(X)).data)
-    np.testing.assert_allclose(logits, _numpy_forward(digits_run / "model.npz", X), atol=1e-4)
+    np.testing.assert_allclose(
+        logits, _numpy_forward(digits_run / "model.safetensors", X), atol=1e-4
+    )
     assert np.mean(logits.argmax(axis=1) == labels) > 0.8
 
 
@@ -138,8 +142,8 @@ def test_train_resume_in_process_matches_an_uninterrupted_run(tmp_path: Path) ->
     assert main(["train", "--epochs", "3", "--out", str(resumed), *common]) == 0
     assert main(["train", "--epochs", "6", "--out", str(resumed), "--resume", *common]) == 0
     assert _metrics(resumed)["train_loss"] == _metrics(straight)["train_loss"]
-    expected = _model_arrays(straight / "model.npz")
-    actual = _model_arrays(resumed / "model.npz")
+    expected = _model_arrays(straight / "model.safetensors")
+    actual = _model_arrays(resumed / "model.safetensors")
     assert list(actual) == list(expected)
     for name in expected:
         assert np.array_equal(actual[name], expected[name]), name
@@ -149,10 +153,10 @@ def test_train_resume_in_process_matches_an_uninterrupted_run(tmp_path: Path) ->
 def test_info_shows_the_architecture_and_parameter_count(
     digits_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["info", str(digits_run / "model.npz")]) == 0
+    assert main(["info", str(digits_run / "model.safetensors")]) == 0
     printed = capsys.readouterr().out
     assert "Linear" in printed
-    arrays = _model_arrays(digits_run / "model.npz")
+    arrays = _model_arrays(digits_run / "model.safetensors")
     count = sum(array.size for array in arrays.values())
     assert count > 64 * 10
     assert f"parameters: {count:,}" in printed
@@ -165,9 +169,9 @@ def test_predict_prints_one_class_per_csv_row(
     X = images[:25].reshape(25, -1) / 16
     csv = tmp_path / "inputs.csv"
     np.savetxt(csv, X, delimiter=",")
-    assert main(["predict", str(digits_run / "model.npz"), str(csv)]) == 0
+    assert main(["predict", str(digits_run / "model.safetensors"), str(csv)]) == 0
     printed = [int(line) for line in capsys.readouterr().out.split()]
-    expected = _numpy_forward(digits_run / "model.npz", X).argmax(axis=1)
+    expected = _numpy_forward(digits_run / "model.safetensors", X).argmax(axis=1)
     np.testing.assert_array_equal(printed, expected)
 
 
@@ -178,9 +182,9 @@ def test_predict_reads_npy_too(
     X = images[100:110].astype(np.float32) / 16
     path = tmp_path / "inputs.npy"
     np.save(path, X)
-    assert main(["predict", str(digits_run / "model.npz"), str(path)]) == 0
+    assert main(["predict", str(digits_run / "model.safetensors"), str(path)]) == 0
     printed = [int(line) for line in capsys.readouterr().out.split()]
-    expected = _numpy_forward(digits_run / "model.npz", X.reshape(10, -1)).argmax(axis=1)
+    expected = _numpy_forward(digits_run / "model.safetensors", X.reshape(10, -1)).argmax(axis=1)
     np.testing.assert_array_equal(printed, expected)
 
 
@@ -260,7 +264,7 @@ def test_predict_with_the_wrong_number_of_columns_is_a_one_line_error(
 ) -> None:
     csv = tmp_path / "inputs.csv"
     np.savetxt(csv, np.zeros((3, 5)), delimiter=",")
-    assert main(["predict", str(digits_run / "model.npz"), str(csv)]) != 0
+    assert main(["predict", str(digits_run / "model.safetensors"), str(csv)]) != 0
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
     assert len(captured.err.strip().splitlines()) == 1
@@ -285,7 +289,7 @@ def test_info_on_a_damaged_model_is_a_one_line_error(
     damage: Callable[[Path], None],
 ) -> None:
     path = tmp_path / "damaged.npz"
-    path.write_bytes((digits_run / "model.npz").read_bytes())
+    path.write_bytes((digits_run / "model.safetensors").read_bytes())
     damage(path)
     assert main(["info", str(path)]) != 0
     captured = capsys.readouterr()
@@ -311,7 +315,7 @@ def test_module_runs_train_in_a_subprocess(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "test accuracy:" in result.stdout
-    assert (out / "model.npz").is_file() and (out / "metrics.json").is_file()
+    assert (out / "model.safetensors").is_file() and (out / "metrics.json").is_file()
     assert len(_metrics(out)["train_loss"]) == 2
 
 
@@ -354,7 +358,7 @@ def test_sigkilled_run_resumes_to_identical_results(tmp_path: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 60
-        while _checkpoint_epoch(killed / "checkpoint.npz") < 3:
+        while _checkpoint_epoch(killed / "checkpoint.safetensors") < 3:
             assert process.poll() is None, "training ended before it could be killed"
             assert time.monotonic() < deadline, "no checkpoint appeared"
             time.sleep(0.01)
@@ -367,7 +371,7 @@ def test_sigkilled_run_resumes_to_identical_results(tmp_path: Path) -> None:
             process.wait()
         log.close()
     assert process.returncode == -signal.SIGKILL
-    reached = _checkpoint_epoch(killed / "checkpoint.npz")
+    reached = _checkpoint_epoch(killed / "checkpoint.safetensors")
     assert 3 <= reached < 40
     assert not (killed / "metrics.json").exists()
 
@@ -390,8 +394,8 @@ def test_sigkilled_run_resumes_to_identical_results(tmp_path: Path) -> None:
     )
     assert uninterrupted.returncode == 0, uninterrupted.stderr
 
-    expected = _model_arrays(straight / "model.npz")
-    actual = _model_arrays(killed / "model.npz")
+    expected = _model_arrays(straight / "model.safetensors")
+    actual = _model_arrays(killed / "model.safetensors")
     assert list(actual) == list(expected)
     for name in expected:
         assert np.array_equal(actual[name], expected[name]), name

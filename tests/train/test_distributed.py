@@ -158,7 +158,7 @@ def test_cli_under_mpirun_writes_once_from_rank_0(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("test accuracy") == 1
     written = {p.name for p in (folders[0] / "run").iterdir()}
-    assert {"model.npz", "metrics.json", "checkpoint.npz"} <= written
+    assert {"model.safetensors", "metrics.json", "checkpoint.safetensors"} <= written
     assert not list(folders[1].iterdir())
 
 

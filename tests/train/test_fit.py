@@ -4,7 +4,9 @@ gradient norms, checkpoints), resuming, and its divergence guard."""
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -395,7 +397,7 @@ def _setup(optimizer_name: str, seed: int = 0) -> tuple[nn.Sequential, Any, Any]
 def test_checkpoint_is_written_atomically_and_readable(tmp_path: Path) -> None:
     X, y = _blobs(60)
     model, optimizer, _ = _setup("adam")
-    path = tmp_path / "run" / "checkpoint.npz"
+    path = tmp_path / "run" / "checkpoint.safetensors"
     history = fit(
         model,
         nn.CrossEntropyLoss(),
@@ -405,7 +407,7 @@ def test_checkpoint_is_written_atomically_and_readable(tmp_path: Path) -> None:
         callbacks=[Checkpoint(path)],
         progress=False,
     )
-    assert [p.name for p in path.parent.iterdir()] == ["checkpoint.npz"]
+    assert [p.name for p in path.parent.iterdir()] == ["checkpoint.safetensors"]
     arrays, header = read_archive(path)
     assert header["kind"] == "checkpoint" and header["epoch"] == 3
     assert header["history"]["train_loss"] == history.train_loss
@@ -453,7 +455,7 @@ def test_checkpoints_are_spaced_in_time_and_the_last_epoch_is_always_saved(
 
     X, y = _blobs(60)
     model, optimizer, _ = _setup("adam")
-    path = tmp_path / "checkpoint.npz"
+    path = tmp_path / "checkpoint.safetensors"
     fit(
         model,
         nn.CrossEntropyLoss(),
@@ -473,23 +475,38 @@ def test_checkpoint_refuses_a_negative_spacing(tmp_path: Path) -> None:
         Checkpoint(tmp_path / "c.npz", min_seconds=-1)
 
 
+@pytest.mark.parametrize("name", ["checkpoint.safetensors", "checkpoint.npz"])
 def test_checkpoint_survives_a_failed_write(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     X, y = _blobs(60)
     model, optimizer, _ = _setup("adam")
-    path = tmp_path / "checkpoint.npz"
-    real_savez = np.savez
+    path = tmp_path / name
     writes = {"count": 0}
+    if name.endswith(".npz"):
+        real_savez = np.savez
 
-    def savez_failing_the_second_time(file: Any, **arrays: Any) -> None:
-        writes["count"] += 1
-        if writes["count"] == 2:
-            file.write(b"PK\x03\x04 half a checkpoint")
-            raise OSError("disk full")
-        real_savez(file, **arrays)
+        def savez_failing_the_second_time(file: Any, **arrays: Any) -> None:
+            writes["count"] += 1
+            if writes["count"] == 2:
+                file.write(b"PK\x03\x04 half a checkpoint")
+                raise OSError("disk full")
+            real_savez(file, **arrays)
 
-    monkeypatch.setattr(np, "savez", savez_failing_the_second_time)
+        monkeypatch.setattr(np, "savez", savez_failing_the_second_time)
+    else:
+        import chainrule._atomic as atomic
+
+        real_fsync = atomic.os.fsync
+
+        def fsync_failing_the_second_time(handle: int) -> None:  # after the bytes are written
+            if stat.S_ISREG(os.fstat(handle).st_mode):  # the file's, not its folder's
+                writes["count"] += 1
+            if writes["count"] == 2:
+                raise OSError("disk full")
+            real_fsync(handle)
+
+        monkeypatch.setattr(atomic.os, "fsync", fsync_failing_the_second_time)
     with pytest.raises(OSError, match="disk full"):
         fit(
             model,
@@ -500,7 +517,7 @@ def test_checkpoint_survives_a_failed_write(
             callbacks=[Checkpoint(path)],
             progress=False,
         )
-    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.npz"]
+    assert [p.name for p in tmp_path.iterdir()] == [name]
     _, header = read_archive(path)
     assert header["epoch"] == 1
 
@@ -537,7 +554,7 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(
         return model, history
 
     reference, reference_history = train(5)
-    checkpoint = tmp_path / "checkpoint.npz"
+    checkpoint = tmp_path / "checkpoint.safetensors"
     interrupted, _ = train(stop_at, save=checkpoint)
     assert not all(
         np.array_equal(a, b)
@@ -652,3 +669,31 @@ def test_resume_with_early_stopping_matches_an_uninterrupted_run(tmp_path: Path)
     assert whole.train_loss == resumed.train_loss
     for a, b in zip(whole_model.parameters(), resumed_model.parameters()):
         assert np.array_equal(a.data, b.data)
+
+
+def test_a_resumed_run_is_judged_by_its_whole_length(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether a run is short enough for NumPy's loops (rather than Numba's, which round
+    differently) is decided on all its epochs, resumed or not: a run resumed near its end
+    keeps the loops it began with, and ends bit for bit where an uninterrupted run does."""
+    import chainrule.train.loop as loop
+
+    judged: list[float] = []
+    real_small_run = loop.small_run
+
+    def recording(updates: float) -> Any:
+        judged.append(updates)
+        return real_small_run(updates)
+
+    monkeypatch.setattr(loop, "small_run", recording)
+    X, y = _blobs(60)
+    path = tmp_path / "checkpoint.safetensors"
+    model, optimizer, _ = _setup("adam")
+    loader = DataLoader(TensorDataset(X, y), batch_size=16, shuffle=True, seed=0)
+    loss_fn = nn.CrossEntropyLoss()
+    fit(model, loss_fn, optimizer, loader, epochs=2, callbacks=[Checkpoint(path)], progress=False)
+    model, optimizer, _ = _setup("adam")
+    fit(model, loss_fn, optimizer, loader, epochs=5, resume_from=path, progress=False)
+    parameters = sum(p.data.size for p in model.parameters())
+    assert judged == [2 * len(loader) * parameters, 5 * len(loader) * parameters]

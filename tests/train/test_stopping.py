@@ -146,7 +146,7 @@ def test_a_resumed_run_keeps_every_record_and_callback_state(tmp_path: Path) -> 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((64, 2)).astype(np.float32)
     y = (X[:, 0] > 0).astype(np.int64)
-    path = tmp_path / "checkpoint.npz"
+    path = tmp_path / "checkpoint.safetensors"
 
     class Probe(cr.train.EarlyStopping):
         def on_fit_begin(self, state: Any) -> None:

@@ -27,8 +27,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CHECKPOINT = "checkpoint.npz"
-MODEL = "model.npz"
+CHECKPOINT = "checkpoint.safetensors"
+MODEL = "model.safetensors"
+# The names of a run of chainrule's first file format (.npz); such a run keeps them when it is
+# resumed, so that its checkpoint and model stay one pair.
+LEGACY_CHECKPOINT = "checkpoint.npz"
+LEGACY_MODEL = "model.npz"
 METRICS = "metrics.json"
 LOCK = ".chainrule-run.lock"
 
@@ -49,7 +53,11 @@ class RunFolder:
 
     @property
     def checkpoint(self) -> Path:
-        return self.path / CHECKPOINT
+        return run_files(self.path)[0]
+
+    @property
+    def model(self) -> Path:
+        return run_files(self.path)[1]
 
     def release(self) -> None:
         """Give up the lock; the folder and the run's files stay."""
@@ -73,6 +81,15 @@ class RunFolder:
     def leftovers(self) -> list[str]:
         """Names of the files in the folder, except the lock."""
         return sorted(entry.name for entry in self.path.iterdir() if entry.name != LOCK)
+
+
+def run_files(folder: Path) -> tuple[Path, Path]:
+    """The checkpoint and model of the run in ``folder``: the first format's names for a run
+    that began with them, else the current ones."""
+    legacy = (folder / LEGACY_CHECKPOINT).is_file() and not (folder / CHECKPOINT).is_file()
+    if legacy:
+        return folder / LEGACY_CHECKPOINT, folder / LEGACY_MODEL
+    return folder / CHECKPOINT, folder / MODEL
 
 
 def _reason(error: OSError) -> str:
@@ -156,7 +173,7 @@ def _lock(path: Path, option: str) -> None:
 
 
 def _describe_run(names: set[str]) -> str:
-    if METRICS in names or MODEL in names:
+    if names & {METRICS, MODEL, LEGACY_MODEL}:
         return "a finished run"
     return "an unfinished run"
 
@@ -176,17 +193,19 @@ def claim(path: str | Path, *, resume: bool = False, option: str = "--out") -> R
         except OSError as error:
             raise RunFolderError(f"{option} {folder}: cannot read it ({_reason(error)})") from None
     shown = ", ".join(sorted(names)[:4]) + (", ..." if len(names) > 4 else "")
-    has_checkpoint = CHECKPOINT in names
+    has_checkpoint = bool(names & {CHECKPOINT, LEGACY_CHECKPOINT})
     if resume and names and not has_checkpoint:
         what = (
-            "a model but no checkpoint" if MODEL in names else f"no checkpoint (it holds {shown})"
+            "a model but no checkpoint"
+            if names & {MODEL, LEGACY_MODEL}
+            else f"no checkpoint (it holds {shown})"
         )
         raise RunFolderError(
             f"{option} {folder}: --resume needs {CHECKPOINT}, and the folder has {what}; "
             "nothing can be continued, and nothing there was changed"
         )
     if not resume and names:
-        if names & {CHECKPOINT, MODEL, METRICS}:
+        if names & {CHECKPOINT, MODEL, METRICS, LEGACY_CHECKPOINT, LEGACY_MODEL}:
             further = " --epochs N (more epochs than it has)" if METRICS in names else ""
             advice = f"continue it with --resume{further}, or choose another {option}"
             raise RunFolderError(

@@ -35,7 +35,7 @@ from ..train import (
 )
 from ..train.loop import run_updates
 from . import table_run
-from .run_folder import CHECKPOINT, METRICS, MODEL, RunFolder, claim, claim_new
+from .run_folder import METRICS, RunFolder, claim, claim_new, run_files
 
 TOY_SETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "xor": data.make_xor,
@@ -428,7 +428,7 @@ def run(
         folder = claim_new() if out is None else claim(out, resume=resume)
     else:
         path = Path(out) if out is not None else Path("runs")
-        folder = RunFolder(path, has_checkpoint=(path / CHECKPOINT).is_file())
+        folder = RunFolder(path, has_checkpoint=run_files(path)[0].is_file())
     try:
         if folder.has_checkpoint:
             config = settings_for_resume(config, folder.checkpoint, finished=folder.finished)
@@ -556,7 +556,7 @@ def _train_and_write(
         config = _table_sizes(config, len(arrays.X_fit))
         _report(arrays.table.notes, main)
         if resume:
-            _check_same_table(folder / CHECKPOINT, arrays.table, config)
+            _check_same_table(run_files(folder)[0], arrays.table, config)
     assert config.hidden is not None
     _check_memory([arrays.features, *config.hidden, arrays.outputs], config, len(arrays.X_fit))
     model, optimizer, loss_fn = _build(config, arrays)
@@ -681,7 +681,7 @@ def _train(
     """``fit`` with a checkpoint after the first epoch, then at most once a second and after
     the last (the run's settings in it), the gradient-norm monitor, and snapshots for the
     boundary animation of 2-D data."""
-    checkpoint = folder / CHECKPOINT
+    checkpoint = run_files(folder)[0]
     metadata: dict[str, Any] = {"config": asdict(config)}
     if arrays.table is not None:
         metadata["table"] = arrays.table.preprocessor.to_dict()
@@ -737,7 +737,7 @@ def _write(
     """The model, the diagnosis (with ``--diagnose``), the plots, and metrics.json last: its
     presence marks the run as finished."""
     test_loss, test_accuracy = test
-    files = [folder / MODEL, folder / METRICS]
+    files = [run_files(folder)[1], folder / METRICS]
     diagnosis = None
     if config.diagnose:
         from ..viz.diagnostics import diagnose

@@ -170,7 +170,9 @@ def fit(
     show = progress and (parallel is None or parallel.is_main)
     bar = _progress((epochs - state.epoch) * len(loader), show)
     try:
-        with small_run(run_updates(model, (epochs - state.epoch) * len(loader))):
+        # The whole run's length, resumed or not: a resumed run computes with the same loops
+        # as it began with, so that it ends bit for bit where an uninterrupted one does.
+        with small_run(run_updates(model, epochs * len(loader))):
             _epochs(state, epochs, loader, step, evaluate_epoch, scheduler, bar)
     finally:
         if bar is not None:
