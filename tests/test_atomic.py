@@ -38,7 +38,7 @@ def test_a_failed_write_leaves_the_old_file(tmp_path: Path) -> None:
 def test_a_stop_signal_during_a_write_waits_for_the_complete_file(tmp_path: Path) -> None:
     """Ctrl-C in the middle of a write is delivered once the file is complete: the target is the
     new file, and no temporary file is left (signals are main-thread only, as here)."""
-    target = tmp_path / "checkpoint.npz"
+    target = tmp_path / "checkpoint.safetensors"
 
     def write(file: IO[bytes]) -> None:
         file.write(b"first half, ")
@@ -48,7 +48,7 @@ def test_a_stop_signal_during_a_write_waits_for_the_complete_file(tmp_path: Path
     with pytest.raises(KeyboardInterrupt):
         atomic_write(target, write)
     assert target.read_bytes() == b"first half, second half"
-    assert [path.name for path in tmp_path.iterdir()] == ["checkpoint.npz"]
+    assert [path.name for path in tmp_path.iterdir()] == ["checkpoint.safetensors"]
 
 
 def test_a_path_writer_that_fails_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:

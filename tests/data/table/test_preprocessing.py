@@ -376,7 +376,7 @@ def test_to_dict_and_from_dict_round_trip_through_json(
     """What to_dict writes, through JSON text, reads back as an equal preprocessor."""
     for preprocessor in preprocessors:
         text = json.dumps(preprocessor.to_dict())
-        again = TablePreprocessor.from_dict(json.loads(text), "model.npz")
+        again = TablePreprocessor.from_dict(json.loads(text), "model.safetensors")
         assert again == preprocessor
         assert list(again.describe()) == list(preprocessor.describe())
 
@@ -430,9 +430,9 @@ def test_from_dict_refuses_tampered_fields_with_a_value_error(
     path = data.draw(st.sampled_from(_paths(saved)))
     tampered = _replaced(saved, path, new)
     try:
-        result = TablePreprocessor.from_dict(tampered, "model.npz")
+        result = TablePreprocessor.from_dict(tampered, "model.safetensors")
     except ValueError as error:
-        assert str(error).startswith("model.npz: ")
+        assert str(error).startswith("model.safetensors: ")
     else:
         assert result.to_dict() == tampered
 
@@ -444,5 +444,5 @@ def test_from_dict_refuses_a_huge_integer(
     """10**400 is valid JSON for a number; it is refused like any other bad value."""
     saved = preprocessors[0].to_dict()
     saved["target"][field] = 10**400
-    with pytest.raises(ValueError, match="model.npz: table.target"):
-        TablePreprocessor.from_dict(saved, "model.npz")
+    with pytest.raises(ValueError, match="model.safetensors: table.target"):
+        TablePreprocessor.from_dict(saved, "model.safetensors")
