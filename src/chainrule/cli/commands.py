@@ -206,7 +206,13 @@ def _predict(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     from .predict_command import info
 
-    return info(args.model)
+    return info(args.model, as_json=args.json)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .export_command import export
+
+    return export(args.model, args.format, args.out)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -553,9 +559,25 @@ def _add_predict_and_info(commands: Subcommands) -> None:
     )
     predict.set_defaults(handler=_predict)
 
-    info = commands.add_parser("info", help="show a saved model's architecture and metadata")
+    info = commands.add_parser(
+        "info",
+        help="show a saved model's architecture, metadata and the PyTorch code that loads it",
+    )
     info.add_argument("model", type=_path)
+    info.add_argument("--json", action="store_true", help="print it all as one JSON object instead")
     info.set_defaults(handler=_info)
+
+    export = commands.add_parser(
+        "export",
+        help="write a saved model as ONNX (needs chainrule[onnx]); a table model's graph "
+        "takes the raw columns",
+    )
+    export.add_argument("model", type=_path)
+    export.add_argument("--format", choices=["onnx"], default="onnx")
+    export.add_argument(
+        "--out", type=_path, metavar="FILE", help="a new file (default: MODEL with .onnx)"
+    )
+    export.set_defaults(handler=_export)
 
 
 def _add_explain(commands: Subcommands) -> None:

@@ -57,13 +57,14 @@ def predict(model_path: str, input_path: str, out: str | None = None) -> int:
     return 0
 
 
-def _check_new_file(target: Path) -> None:
-    """Refuse an --out that exists (predict never replaces a file) or whose folder does not."""
+def _check_new_file(target: Path, command: str = "predict") -> None:
+    """Refuse an --out that exists (``command`` never replaces a file) or whose folder does
+    not."""
     if target.is_dir():
         raise PredictError(f"--out {target}: is a folder; give the path of a new file")
     if target.exists() or target.is_symlink():
         raise PredictError(
-            f"--out {target}: exists, and predict never replaces a file; choose a new name"
+            f"--out {target}: exists, and {command} never replaces a file; choose a new name"
         )
     folder = target.parent
     if not folder.is_dir():
@@ -262,9 +263,12 @@ def _shown(value: object) -> str:
     return str(value)
 
 
-def info(model_path: str) -> int:
+def info(model_path: str, as_json: bool = False) -> int:
     """Print a saved model's architecture, size and metadata; for a table model, the columns
-    it expects, their kinds and their preprocessing. The exit code."""
+    it expects, their kinds and their preprocessing; then the PyTorch code that loads it
+    (``as_json``: all of it as one JSON object). The exit code."""
+    from ..export import pytorch_source
+
     try:
         model, metadata = io.load_with_metadata(model_path)
         io.check_finite(model, model_path)
@@ -274,6 +278,37 @@ def info(model_path: str) -> int:
     except (OSError, ValueError) as error:
         print(f"chainrule info: {one_line(error)}", file=sys.stderr)
         return 1
+    architecture = io.describe(model)
+    source = model_path
+    if Path(model_path).suffix.lower() == ".npz":  # PyTorch reads the safetensors file
+        source = str(Path(model_path).with_suffix(".safetensors"))
+    try:
+        code = pytorch_source(architecture, source)
+        pytorch: str | None = code
+        if source != model_path:
+            pytorch = "\n".join(
+                [
+                    f"# {model_path} is in chainrule's first format; write the safetensors "
+                    "file once with",
+                    "# import chainrule; model, metadata = chainrule.io.load_with_metadata("
+                    f"{model_path!r}); chainrule.save(model, {source!r}, metadata)",
+                    code,
+                ]
+            )
+        no_pytorch = ""
+    except ValueError as error:
+        pytorch, no_pytorch = None, str(error)
+    if as_json:
+        import json
+
+        document = {
+            "architecture": architecture,
+            "parameters": model.num_parameters(),
+            "metadata": metadata,
+            "pytorch": pytorch,
+        }
+        print(json.dumps(document, indent=2))
+        return 0
     print(model)
     print(f"parameters: {model.num_parameters():,}")
     for key, value in metadata.items():
@@ -286,4 +321,10 @@ def info(model_path: str) -> int:
         )
         for line in preprocessor.describe():
             print(line)
+    if pytorch is None:
+        print(f"PyTorch: {no_pytorch}")
+    else:
+        after = " (on inputs preprocessed as above)" if preprocessor is not None else ""
+        print(f"PyTorch{after}:")
+        print("\n".join(f"    {line}" if line else "" for line in pytorch.splitlines()))
     return 0
