@@ -96,7 +96,7 @@ def read_header(source: Path) -> tuple[str, dict[str, TensorEntry]]:
         raw = file.read(length)
     try:
         parsed = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except ValueError as error:  # not UTF-8, not JSON, or an integer of thousands of digits
         raise SafetensorsError(f"the header is not JSON ({error})") from None
     except RecursionError:
         raise SafetensorsError("the header is nested too deeply") from None

@@ -279,7 +279,10 @@ def _check_fields(source: object, header: Mapping[str, Any], fields: Mapping[str
 
 
 def _clip(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "(a value nested too deeply)"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -355,7 +358,7 @@ def read_archive(
             text, entries = _safetensors.read_header(source)
         except _safetensors.SafetensorsError as error:
             raise ModelFileError(f"{source}: not a readable model file: {error}") from None
-        header = _parse_header(source, text.encode(), VERSION)
+        header = _parse_header(source, text.encode("utf-8", "surrogatepass"), VERSION)
         layout = {name: (entry.shape, entry.dtype) for name, entry in entries.items()}
         try:
             arrays = _safetensors.read_tensors(
@@ -409,7 +412,7 @@ def _parse_header(source: Path, raw: bytes, version: int) -> dict[str, Any]:
     """chainrule's JSON header, refused unless it is of this format and ``version``."""
     try:
         header = json.loads(raw.decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except ValueError as error:  # not UTF-8, not JSON, or an integer of thousands of digits
         raise ModelFileError(f"{source}: damaged header ({error})") from None
     except RecursionError:
         raise ModelFileError(f"{source}: damaged header (nested too deeply)") from None

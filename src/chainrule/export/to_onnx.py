@@ -5,8 +5,9 @@ Dropout is the identity at inference), with a dynamic batch size ``N``. A table 
 also holds its preprocessing, so that a server gets from raw rows to predictions alone:
 
 - one input per table column, shape (N, 1): numbers as ``double`` (NaN where a value is
-  missing), categories as ``string`` (the empty string where a value is missing; true/false
-  columns as the text ``true``/``false``);
+  missing; true/false columns as 1.0/0.0), categories as ``string`` (the empty string where a
+  value is missing; spaces around a value are the caller's to strip, as chainrule's readers
+  do);
 - numbers: the missing ones filled with the training median (``IsNaN``, ``Where``), then
   standardised in double precision and cast to float, exactly as ``predict`` computes them,
   plus the 0/1 missing indicator where training had missing values;
@@ -83,6 +84,14 @@ def to_onnx(
     """
     library = import_onnx()
     graph = _Graph(library)
+    if preprocessor is not None:
+        clash = set(preprocessor.input_columns) & {"label", "probabilities", "prediction"}
+        if clash:
+            raise ExportError(
+                f"the column {sorted(clash)[0]!r} has the name of one of the graph's outputs "
+                "(label, probabilities, prediction); rename it in the table and train again"
+            )
+        graph.names.update(preprocessor.input_columns)  # internal names keep clear of them
     layers = _layers(model)
     dtype = _network_dtype(layers)
     if preprocessor is not None:
@@ -106,7 +115,10 @@ def to_onnx(
             "classes": "\n".join(preprocessor.target.classes) if preprocessor else "",
         }
     )
-    library.checker.check_model(proto, full_check=True)
+    try:
+        library.checker.check_model(proto, full_check=True)
+    except Exception as error:  # noqa: BLE001  (onnx's ValidationError and inference errors)
+        raise ExportError(f"the ONNX graph does not pass onnx.checker: {error}") from None
     content = proto.SerializeToString()
     atomic_write(Path(path), lambda file: file.write(content))
     checked: onnx.ModelProto = proto
@@ -116,14 +128,13 @@ def to_onnx(
 # ------------------------------------------------------------------------ the network
 def _layers(model: nn.Module) -> list[nn.Module]:
     """The model's layers in order, refusing any ONNX cannot express."""
-    layers = list(model.layers) if isinstance(model, nn.Sequential) else [model]
+    layers = list(model.layers) if type(model) is nn.Sequential else [model]
     flat: list[nn.Module] = []
     for position, layer in enumerate(layers):
-        if isinstance(layer, nn.Sequential):
+        if type(layer) is nn.Sequential:
             flat += _layers(layer)
-        elif isinstance(layer, (nn.Linear, nn.LeakyReLU, nn.Softmax, nn.Dropout)) or (
-            type(layer) in _ACTIVATIONS
-        ):
+        elif type(layer) in (nn.Linear, nn.LeakyReLU, nn.Softmax, nn.Dropout, *_ACTIVATIONS):
+            # The exact classes: a subclass may have a forward of its own.
             flat.append(layer)
         else:
             raise ExportError(
@@ -185,7 +196,7 @@ class _Graph:
         return name
 
     def input(self, name: str, elem_type: int, shape: Sequence[int | str]) -> str:
-        if name in self.names:
+        if name in {value.name for value in self.inputs}:
             raise ExportError(f"two inputs would be named {name!r}")
         self.names.add(name)
         self.inputs.append(self.onnx.helper.make_tensor_value_info(name, elem_type, ["N", *shape]))
