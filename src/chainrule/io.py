@@ -56,6 +56,7 @@ _LAYERS: dict[str, type[nn.Module]] = {
         nn.Sigmoid,
         nn.LeakyReLU,
         nn.Sign,
+        nn.Step,
         nn.Identity,
         nn.Softmax,
         nn.Dropout,

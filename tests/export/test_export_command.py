@@ -257,13 +257,6 @@ def test_a_layer_onnx_cannot_express(
     _refused(capsys, tmp_path, step_model, tmp_path / "step.onnx")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `chainrule train --data moons --activation step` writes a model.safetensors "
-    "without its architecture (io.describe and io._LAYERS have no Step), so export (and info, "
-    "and predict) refuse it as 'the file holds no architecture (a custom Module)' instead of "
-    "naming the Step layer",
-)
 def test_a_layer_onnx_cannot_express_is_named(
     capsys: pytest.CaptureFixture[str], step_model: Path, tmp_path: Path
 ) -> None:
