@@ -29,10 +29,12 @@ def export(model_path: str, format: str, out: str | None) -> int:
         )
         # A run on a built-in data set classifies; a model saved from Python says nothing.
         classification = preprocessor is None and "config" in metadata
-        proto = to_onnx(model, target, preprocessor=preprocessor, classification=classification)
+        try:
+            proto = to_onnx(model, target, preprocessor=preprocessor, classification=classification)
+        except OSError as error:  # the one write; reading errors keep their own words
+            reason = error.strerror or str(error)
+            raise PredictError(f"--out {target}: cannot be written ({reason})") from None
     except (OSError, ValueError, ImportError) as error:
-        if isinstance(error, OSError) and not isinstance(error, FileNotFoundError):
-            error = PredictError(f"--out {target}: cannot be written ({error.strerror or error})")
         print(f"chainrule export: {one_line(error)}", file=sys.stderr)
         return 1
     inputs = ", ".join(value.name for value in proto.graph.input)

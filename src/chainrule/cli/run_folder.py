@@ -27,12 +27,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..io import MODEL_NAMES
+
 CHECKPOINT = "checkpoint.safetensors"
-MODEL = "model.safetensors"
-# The names of a run of chainrule's first file format (.npz); such a run keeps them when it is
-# resumed, so that its checkpoint and model stay one pair.
+# A run's model by the name a run writes now, and the first format's (.npz) name: a run of the
+# first format keeps its names when it is resumed, so that its checkpoint and model stay a pair.
+MODEL, LEGACY_MODEL = MODEL_NAMES
 LEGACY_CHECKPOINT = "checkpoint.npz"
-LEGACY_MODEL = "model.npz"
 METRICS = "metrics.json"
 LOCK = ".chainrule-run.lock"
 
