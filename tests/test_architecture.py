@@ -25,7 +25,13 @@ LAYERS: list[tuple[str, ...]] = [
         "chainrule.plots",
         "chainrule.export",
     ),
-    ("chainrule.sklearn", "chainrule.demos", "chainrule.diagnostics", "chainrule.distributed"),
+    (
+        "chainrule.sklearn",
+        "chainrule.demos",
+        "chainrule.diagnostics",
+        "chainrule.distributed",
+        "chainrule.playground",
+    ),
     ("chainrule.cli",),
     ("chainrule", "chainrule.__main__"),
 ]

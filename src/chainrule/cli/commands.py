@@ -416,7 +416,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_train, _add_gradcheck, _add_predict_and_info, _add_explain, _add_demo):
+    from .playground_command import add_playground
+
+    for add in (
+        _add_train,
+        _add_gradcheck,
+        _add_predict_and_info,
+        _add_explain,
+        _add_demo,
+        add_playground,
+    ):
         add(commands)
     return parser
 
