@@ -8,8 +8,8 @@ reaching the file system (the static files are the package's, served by Starlett
 ``StaticFiles``, which refuses paths that leave its folder).
 
 Each tab's ``Handler`` (its session) lives as long as its socket. Training runs in a worker
-thread a slice at a time, and a new frame goes to the page only when it says it drew the last
-one, so a slow page gets fewer frames, never a queue of them.
+thread a slice at a time; the page acknowledges each frame it takes to draw (``drawn``), and at
+most two frames are ever unacknowledged, so a slow page gets fewer frames, never a queue.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import json
 import logging
 import secrets
 import socket
+import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
@@ -36,6 +37,8 @@ __all__ = ["Playground", "create_app", "new_token"]
 
 LOG = logging.getLogger("chainrule.playground")
 SLICE_SECONDS = 0.02  # training between two looks at the socket
+MAX_IN_FLIGHT = 2
+SWITCH_INTERVAL = 0.0005  # seconds a thread may hold the GIL while the event loop waits
 MAX_MESSAGE_BYTES = MAX_UPLOAD_BYTES + 64 * 1024
 LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
@@ -169,7 +172,7 @@ class Tab:
         self.websocket = websocket
         self.handler = handler
         self.lock = asyncio.Lock()
-        self.page_ready = True
+        self.in_flight = 0  # frames sent that the page has not yet taken to draw
         self.wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -187,7 +190,7 @@ class Tab:
     async def _handle(self, message: MutableMapping[str, Any]) -> None:
         text, data = message.get("text"), message.get("bytes")
         if text is not None and _is_drawn(text):
-            self.page_ready = True
+            self.in_flight = max(self.in_flight - 1, 0)
             return
         try:
             async with self.lock:
@@ -208,11 +211,17 @@ class Tab:
         if self.handler.session.playing:
             self.wake.set()
 
+    def page_ready(self) -> bool:
+        """Whether the page may take another frame: at most two are on their way or waiting
+        to be drawn, so the page always has the next one when it finishes drawing, and a
+        slow page makes the server send fewer frames rather than queue them."""
+        return self.in_flight < MAX_IN_FLIGHT
+
     async def _send(self, reply: Reply) -> None:
         if isinstance(reply, tuple):
             header, payload = reply
             if header.get("type") == "frame":
-                self.page_ready = False
+                self.in_flight += 1
             await self.websocket.send_bytes(encode_binary(header, payload))
         else:
             await self.websocket.send_text(json.dumps(reply, allow_nan=False))
@@ -246,9 +255,12 @@ class Tab:
         for one, or when training stopped."""
         session = self.handler.session
         deadline = time.perf_counter() + SLICE_SECONDS
-        while session.playing and time.perf_counter() < deadline:
+        session.train(1)
+        # The page said it drew the last frame: send the next at once (after this epoch), so
+        # frames keep pace with the page; otherwise train on until the slice ends.
+        while session.playing and not self.page_ready() and time.perf_counter() < deadline:
             session.train(1)
-        if self.page_ready or not session.playing:
+        if self.page_ready() or not session.playing:
             return session.frame()
         return None
 
@@ -332,10 +344,21 @@ class Playground:
             ws_max_size=MAX_MESSAGE_BYTES,
             timeout_graceful_shutdown=1,
             ws_ping_interval=None,
+            # Frames are quantised heat maps on a local socket: compressing them cost more
+            # time than sending them.
+            ws_per_message_deflate=False,
             lifespan="off",
         )
         self.server = uvicorn.Server(config)
-        self.server.run(sockets=[self.socket])
+        # Training runs in worker threads, which hold the GIL for a switch interval at a time;
+        # each step of the event loop (a message read, a frame sent) waits that long for it.
+        # At the default 5 ms a frame's round trip took 60 ms; at 0.5 ms it takes a few.
+        previous = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        try:
+            self.server.run(sockets=[self.socket])
+        finally:
+            sys.setswitchinterval(previous)
 
     def stop(self) -> None:
         if self.server is not None:

@@ -151,6 +151,8 @@ function onState(state) {
 function onFrame(header, payload) {
   // Draw at the next animation frame; a newer frame replaces one not drawn yet.
   const scheduled = app.pendingFrame !== null;
+  // The frame replaced is never drawn: acknowledge it, or the server would wait for it.
+  if (scheduled) send({ type: "drawn" });
   app.pendingFrame = { header, payload };
   if (!scheduled) requestAnimationFrame(drawPendingFrame);
 }
@@ -159,12 +161,14 @@ function drawPendingFrame() {
   const frame = app.pendingFrame;
   app.pendingFrame = null;
   if (!frame) return;
+  // Ask for the next frame as this one is taken to be drawn: the server computes it while the
+  // browser draws and paints this one, and never more than one waits here (a newer frame
+  // replaces an undrawn one).
+  send({ type: "drawn" });
   try {
     drawFrame(frame.header, frame.payload);
   } catch (error) {
     console.error("could not draw the frame", error);
-  } finally {
-    send({ type: "drawn" });  // always: the server sends the next frame only after this
   }
 }
 

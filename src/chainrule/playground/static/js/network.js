@@ -249,8 +249,11 @@ export class NetworkView {
       linear.weights.forEach((row, to) => row.forEach((w, from) => {
         const link = this.links.get(`${layer}:${to}:${from}`);
         if (!link) return;
-        link.path.setAttribute("stroke-width", linkWidth(w).toFixed(2));
-        link.path.setAttribute("stroke", divergingCss(w));
+        // Only what changed visibly: every attribute set makes the browser repaint the SVG.
+        const width = linkWidth(w).toFixed(1);
+        const colour = divergingCss(Math.round(w * 50) / 50);
+        if (link.width !== width) link.path.setAttribute("stroke-width", (link.width = width));
+        if (link.colour !== colour) link.path.setAttribute("stroke", (link.colour = colour));
       }));
       const targets = this.columns[layer] || [];
       linear.biases.forEach((b, to) => {
