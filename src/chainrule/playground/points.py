@@ -96,7 +96,7 @@ def generate(settings: Settings) -> Points:
 
 def _circle(n: int, noise: float, seed: int, _: int) -> tuple[np.ndarray, np.ndarray]:
     xy, y = data.make_circles(n, noise=0.02 + 0.3 * noise, factor=0.45, seed=seed)
-    return 5 * xy, 1 - y  # the inner disc is the positive class (blue), as the page shows it
+    return 5 * xy, y  # the inner disc is class 1 (blue on the page), the ring class 0
 
 
 def _xor(n: int, noise: float, seed: int, _: int) -> tuple[np.ndarray, np.ndarray]:

@@ -787,7 +787,8 @@ def _formula(
     j = f"{layer},{neuron}"
     if not hidden:
         return f"δ_{j} = ∂E/∂z_{j} = {delta:.6g} (the output: the loss's own derivative)"
-    shown = " + ".join(f"({t['w']:.4g})·({t['delta']:.4g})" for t in terms)
+    # + 0.0 turns a negative zero (a step unit's δ) into 0, which is what it means.
+    shown = " + ".join(f"({t['w'] + 0.0:.4g})·({t['delta'] + 0.0:.4g})" for t in terms)
     return (
         f"∂E/∂a_{j} = Σ_k w_k{neuron} δ_k = {shown} = {dEda:.6g};  "
         f"δ_{j} = g'(z_{j}) · ∂E/∂a_{j} = {slope:.6g} · {dEda:.6g} = {delta:.6g}"
