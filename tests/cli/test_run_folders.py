@@ -528,13 +528,13 @@ def test_the_boundary_of_a_wide_network_is_drawn_in_chunks(monkeypatch: pytest.M
 
 
 def test_divergence_advice_suggests_only_finite_positive_rates() -> None:
-    from chainrule.train.loop import _advice
+    from chainrule.train.loop import divergence_advice
 
-    assert "e.g. 0.01" in _advice(0.1, first_batch=False)
+    assert "e.g. 0.01" in divergence_advice(0.1, first_batch=False)
     for lr in (float("inf"), float("nan"), 0.0, 5e-324):
-        advice = _advice(lr, first_batch=False)
+        advice = divergence_advice(lr, first_batch=False)
         assert "e.g. inf" not in advice and "e.g. nan" not in advice and "e.g. 0)" not in advice
-    assert "NaN" in _advice(0.1, first_batch=True)
+    assert "NaN" in divergence_advice(0.1, first_batch=True)
 
 
 def test_a_run_diverging_from_its_weight_decay_is_told_so(

@@ -21,10 +21,11 @@ import numpy as np
 from .. import io, nn
 from ..check.model import gradcheck_model
 from ..engine.tensor import Tensor
+from ..train.loop import divergence_advice
 from ..viz.explain import explain
 from .network import ClassicModel, Network, outputs_for
 from .points import Points, feature_matrix, generate, split_parts
-from .settings import FEATURES, MAX_POINTS, Settings, SettingsError
+from .settings import FEATURES, MAX_CLASSES, MAX_POINTS, Settings, SettingsError
 
 __all__ = ["GRID", "PlaygroundError", "Session"]
 
@@ -176,7 +177,7 @@ class Session:
     def _diverged(self, worst: float) -> str:
         """The divergence guard: a message saying what happened and what to change, or ''."""
         lr = self.settings.lr
-        advice = f"try a smaller learning rate (e.g. {lr / 10:g})"
+        advice = divergence_advice(lr, first_batch=False)
         if not math.isfinite(worst):
             return (
                 f"training stopped at epoch {self.epoch}: the loss became {worst} with learning "
@@ -426,10 +427,9 @@ class Session:
         xy = np.array([[_finite_value(x, "add-point"), _finite_value(y, "add-point")]])
         if points.problem == "classification":
             count = max(len(points.classes), 2)
-            if not (float(label).is_integer() and 0 <= label < min(count + 1, 6)):
-                raise PlaygroundError(
-                    f"add-point: label {label!r} is not a class (0 to {min(count, 5)})"
-                )
+            largest = min(count, MAX_CLASSES - 1)  # an existing class, or one new class
+            if not (float(label).is_integer() and 0 <= label <= largest):
+                raise PlaygroundError(f"add-point: label {label!r} is not a class (0 to {largest})")
             if int(label) >= len(points.classes):
                 points.classes = [f"class {k}" for k in range(int(label) + 1)]
             new_label: Any = np.array([int(label)], dtype=points.labels.dtype)
@@ -469,22 +469,22 @@ class Session:
     def _own_points(self) -> Points:
         """The points as own data (a generated set becomes own, keeping its points)."""
         if self.settings.dataset != "own":
-            self.settings = _with(self.settings, dataset="own")
+            self.settings = replace(self.settings, dataset="own")
         return self.points
 
     def use_points(self, points: Points) -> None:
         """Replace the data by ``points`` (an uploaded table's two columns)."""
         self.points = points
-        self.settings = _with(
+        self.settings = replace(
             self.settings,
             dataset="own",
             loss="squared" if points.problem == "regression" else self.settings.loss,
         )
         if points.problem == "classification" and len(points.classes) > 2:
             if self.settings.loss == "bce":
-                self.settings = _with(self.settings, loss="cross-entropy")
+                self.settings = replace(self.settings, loss="cross-entropy")
         if points.problem == "regression" and self.settings.model != "mlp":
-            self.settings = _with(self.settings, model="mlp")
+            self.settings = replace(self.settings, model="mlp")
         self._build_model()
 
     def _data_changed(self) -> None:
@@ -741,11 +741,6 @@ _FEATURE_CODE = {
     "sinx2": "np.sin(x2)",
 }
 assert set(_FEATURE_CODE) == set(FEATURES)
-
-
-def _with(settings: Settings, **values: Any) -> Settings:
-    """Settings with values the session itself chose (already valid by construction)."""
-    return replace(settings, **values)
 
 
 def _bias(linear: nn.Linear) -> Tensor:

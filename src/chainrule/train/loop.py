@@ -376,7 +376,7 @@ def _check_divergence(
     if not math.isfinite(value):
         raise TrainingDiverged(
             f"training diverged at {where}: the loss became {value} with learning rate {lr:g}; "
-            f"{_advice(lr, decay, first_batch=state.epoch == 1 and state.batch == 1)}",
+            f"{divergence_advice(lr, decay, first_batch=state.epoch == 1 and state.batch == 1)}",
             state.history,
             value,
         )
@@ -385,13 +385,13 @@ def _check_divergence(
     if value > factor * max(abs(first), 1.0):
         raise TrainingDiverged(
             f"training diverged at {where}: the loss grew from {first:.4g} to {value:.4g} "
-            f"with learning rate {lr:g}; {_advice(lr, decay, first_batch=False)}",
+            f"with learning rate {lr:g}; {divergence_advice(lr, decay, first_batch=False)}",
             state.history,
             value,
         )
 
 
-def _advice(lr: Any, weight_decay: Any = 0.0, *, first_batch: bool) -> str:
+def divergence_advice(lr: Any, weight_decay: Any = 0.0, *, first_batch: bool) -> str:
     """What to try: a tenth of the learning rate, when that is a sensible number; a loss that is
     not finite on the very first batch points at the data or the model instead; a weight decay
     that takes more than each weight per step (lr·weight_decay > 1) is named as the cause."""
