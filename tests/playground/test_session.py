@@ -120,11 +120,6 @@ def test_generated_data_sets(dataset: str) -> None:
     assert not np.array_equal(other.xy, points.xy)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="points.py says generated sets are scaled into [-6, 6]², the square the page draws; "
-    "xor's corners at ±3.5 with noise 0.12·7 reach 6.9, outside it, at noise 0",
-)
 def test_noiseless_data_sets_lie_in_the_square_the_page_draws() -> None:
     for dataset in [*CLASSIFICATION_SETS, *REGRESSION_SETS]:
         points = session_with(dataset=dataset, points=2000, classes=6).points
@@ -180,8 +175,8 @@ def test_xor_is_learned(changes: dict[str, Any]) -> None:
             break
     assert session.test_loss < 0.05, (session.epoch, session.test_loss)
     header, _ = session.frame()
-    assert header["testAccuracy"] == 1.0
-    assert accuracy_on_test_points(session) == 1.0
+    # A test loss below 0.05 leaves room for one point on the wrong side of 150.
+    assert header["testAccuracy"] == accuracy_on_test_points(session) >= 0.99
     assert header["epoch"] == session.epoch
     assert len(session.history) == session.epoch + 1
     assert [row[0] for row in session.history] == list(range(session.epoch + 1))
@@ -425,17 +420,12 @@ def points_to_explain(session: Session) -> list[int]:
     return [0, 31, *wrong[:1].tolist()]
 
 
-IDENTITY_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="Identity returns its input tensor, so the names z_l and a_l label one tensor and "
-    "explain keeps a_l: the panel and backprop report δ = 0 for a layer under identity",
-)
 ACTIVATION_CASES = [
     "tanh",
     "relu",
     "sigmoid",
     "leaky_relu",
-    pytest.param("identity", marks=IDENTITY_BUG),
+    "identity",
 ]
 
 
@@ -846,12 +836,6 @@ def test_at_most_six_classes_of_own_points() -> None:
         session.add_point(0.0, 0.0, 6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="a third class of own points under bce builds a 3-output network with 1-column "
-    "targets: add_point raises a ValueError from binary_cross_entropy_with_logits",
-)
 def test_a_third_class_under_bce_is_refused_or_switches_the_loss() -> None:
     session = session_with(points=20, loss="bce")
     try:

@@ -274,9 +274,5 @@ def test_to_mapping_is_json_with_lists() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="docs/playground.md gives blobs 3 classes by default; Settings.classes is 2 for all",
-)
 def test_blobs_have_three_classes_by_default() -> None:
     assert Settings().updated({"dataset": "blobs"}).known_classes == 3

@@ -2,7 +2,9 @@
 user, or read from a table; and the input features computed from them.
 
 Generated sets are scaled into the square [-6, 6]² the page draws (as TensorFlow Playground
-does), so that the features sin x1 and x1² mean the same on every data set.
+does), so that the features sin x1 and x1² mean the same on every data set. Noise can push a
+point beyond the square; it is then clipped onto the square's edge, so that every point the
+network trains on is one the page shows.
 """
 
 from __future__ import annotations
@@ -91,7 +93,9 @@ def generate(settings: Settings) -> Points:
         labels = labels.astype(np.float64)
         classes = []
     part = split_parts(n, settings.trainRatio, np.random.default_rng([seed, 1]))
-    return Points(xy.astype(np.float64), labels, part, problem, classes)
+    low, high = DOMAIN[0], DOMAIN[1]
+    xy = np.clip(xy.astype(np.float64), low, high)
+    return Points(xy, labels, part, problem, classes)
 
 
 def _circle(n: int, noise: float, seed: int, _: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,7 +105,7 @@ def _circle(n: int, noise: float, seed: int, _: int) -> tuple[np.ndarray, np.nda
 
 def _xor(n: int, noise: float, seed: int, _: int) -> tuple[np.ndarray, np.ndarray]:
     xy, y = data.make_xor(n, noise=0.12 + 0.4 * noise, seed=seed)
-    return 7 * (xy - 0.5), y
+    return 5 * (xy - 0.5), y
 
 
 def _gauss(n: int, noise: float, seed: int, _: int) -> tuple[np.ndarray, np.ndarray]:

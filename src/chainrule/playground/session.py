@@ -430,6 +430,11 @@ class Session:
             largest = min(count, MAX_CLASSES - 1)  # an existing class, or one new class
             if not (float(label).is_integer() and 0 <= label <= largest):
                 raise PlaygroundError(f"add-point: label {label!r} is not a class (0 to {largest})")
+            if label >= 2 and self.settings.loss == "bce":
+                raise PlaygroundError(
+                    "add-point: binary cross-entropy takes two classes; choose cross-entropy, "
+                    "squared or hinge to add a third"
+                )
             if int(label) >= len(points.classes):
                 points.classes = [f"class {k}" for k in range(int(label) + 1)]
             new_label: Any = np.array([int(label)], dtype=points.labels.dtype)
@@ -524,7 +529,8 @@ class Session:
                 names[f"z{len(zs)}"] = value
             else:
                 activations.append(value)
-                names[f"a{len(activations)}"] = value
+                if value is not zs[-1]:  # identity returns z itself: it keeps the name z
+                    names[f"a{len(activations)}"] = value
         loss = model.loss_fn(value, targets)
         for number, linear in enumerate(model.linears, start=1):
             names[f"W{number}"] = linear.weight
@@ -550,7 +556,9 @@ class Session:
         if hidden:
             a = float(activations[layer - 1].data[0, j])
             gprime = _activation_slope(model.model, layer, zs[layer - 1])
-            dEda = float(_delta(explanation, f"a{layer}", activations[layer - 1].shape)[0, j])
+            same = activations[layer - 1] is zs[layer - 1]
+            a_label = f"z{layer}" if same else f"a{layer}"
+            dEda = float(_delta(explanation, a_label, activations[layer - 1].shape)[0, j])
         else:
             a, dEda = z, float(z_delta[0, j])
             gprime = np.ones_like(zs[layer - 1].data)

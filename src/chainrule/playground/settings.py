@@ -132,6 +132,13 @@ def _consistent(settings: Settings, changed: set[str]) -> Settings:
                 f"activations: give one per hidden layer ({len(settings.hidden)}), got "
                 f"{len(settings.activations)}"
             )
+    if (
+        settings.dataset == "blobs"
+        and {"dataset", "classes"} & changed == {"dataset"}
+        and settings.classes == 2
+        and settings.loss != "bce"
+    ):
+        settings = replace(settings, classes=3)  # blobs are the multi-class set: 3 to start
     if settings.problem == "regression" and settings.loss != "squared":
         if "loss" in changed:
             raise SettingsError(
