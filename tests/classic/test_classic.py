@@ -74,6 +74,34 @@ def test_perceptron_weight_sequence_equals_the_hand_computation() -> None:
     np.testing.assert_array_equal(clf.predict(HAND_X), HAND_Y)
 
 
+def test_perceptron_fit_epochs_gives_the_hand_weights_at_each_epoch_end() -> None:
+    """fit_epochs yields epochs 1 to 5 of the table above, the weights after each epoch's last
+    update, and stops where fit stops."""
+    clf = Perceptron()
+    ends = {epoch: (w1, w2, b) for epoch, _, w1, w2, b in HAND_UPDATES}
+    ends[5] = ends[4]  # epoch 5 makes no mistake
+    seen = []
+    for epoch in clf.fit_epochs(HAND_X, HAND_Y):
+        seen.append(epoch)
+        assert (clf.coef_[0, 0], clf.coef_[0, 1], clf.intercept_[0]) == ends[epoch]
+        assert clf.n_epochs_ == epoch
+        assert clf.converged_ is (epoch == 5)
+    assert seen == [1, 2, 3, 4, 5]
+    assert clf.n_updates_ == 9
+    np.testing.assert_array_equal(clf.predict(HAND_X), HAND_Y)
+
+
+def test_perceptron_fit_epochs_is_lazy_and_stops_at_max_epochs() -> None:
+    """On XOR (no line separates it) only the epochs asked for are run, up to max_epochs."""
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = np.array([0, 1, 1, 0])
+    clf = Perceptron(max_epochs=7)
+    epochs = clf.fit_epochs(X, y)
+    assert next(epochs) == 1 and clf.n_epochs_ == 1
+    assert list(epochs) == [2, 3, 4, 5, 6, 7]
+    assert clf.converged_ is False
+
+
 def test_perceptron_learning_rate_only_scales_the_weights() -> None:
     """From w = 0, w_k(lr) = lr·w_k(1) and t·z keeps its sign, so the same mistakes are made."""
     ones = Perceptron(lr=1.0).fit(HAND_X, HAND_Y, record=True)

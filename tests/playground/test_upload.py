@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from chainrule.playground.upload import (
+    MAX_UNPACKED_BYTES,
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_ROWS,
     UploadError,
@@ -109,6 +110,31 @@ def test_five_megabytes_exactly_are_taken() -> None:
     table = read_upload("edge.csv", content)
     assert table.frame.height == count + 1 <= MAX_UPLOAD_ROWS
     assert table.numeric == ["a", "b"]
+
+
+def test_a_gzip_that_unpacks_to_too_much_is_refused_before_it_is_unpacked() -> None:
+    """A zip bomb: 60 MB of CSV in a file of about 60 kB."""
+    unpacked = b"a,b,c\n" + b"1,2,0\n" * (10 * 1024 * 1024)
+    content = gzip.compress(unpacked, compresslevel=9)
+    assert len(content) < 1024 * 1024 < MAX_UNPACKED_BYTES < len(unpacked)
+    message = refused("bomb.csv.gz", content)
+    assert message.startswith("bomb.csv.gz:") and "unpacks to more than" in message
+
+
+def test_a_truncated_gzip_is_refused() -> None:
+    content = gzip.compress(b"a,b,c\n" + b"1,2,0\n" * 1000)
+    message = refused("cut.csv.gz", content[: len(content) // 2])
+    assert message.startswith("cut.csv.gz:") and "gzip" in message
+
+
+def test_a_parquet_file_with_too_many_rows_is_refused() -> None:
+    frame = pl.DataFrame({"a": np.zeros(MAX_UPLOAD_ROWS + 1), "b": 1.0, "c": 0})
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    content = buffer.getvalue()
+    assert len(content) < MAX_UPLOAD_BYTES
+    message = refused("rows.parquet", content)
+    assert message.startswith("rows.parquet:") and str(MAX_UPLOAD_ROWS + 1) in message
 
 
 def test_more_than_100000_rows_is_refused() -> None:

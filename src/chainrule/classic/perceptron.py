@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -156,6 +157,15 @@ class Perceptron:
             Keep a ``PerceptronUpdate`` (the weights after it) for every update in
             ``history_``, for instance to draw the boundary after each update.
         """
+        for _ in self.fit_epochs(X, y, record=record):
+            pass
+        return self
+
+    def fit_epochs(self, X: ArrayLike, y: ArrayLike, *, record: bool = False) -> Iterator[int]:
+        """Train as ``fit`` does, one epoch at a time: yields each epoch's number (from 1) with
+        the fitted attributes holding the weights at its end, and stops where ``fit`` stops
+        (an epoch without a mistake, or ``max_epochs``). For showing training as it goes
+        without running every epoch first."""
         self._check_settings()
         samples = check_X(X, "Perceptron.fit")
         labels, classes = check_y(y, len(samples), "Perceptron.fit")
@@ -170,6 +180,9 @@ class Perceptron:
         n_updates = 0
         converged = False
         epoch = 0
+        self.classes_ = classes
+        self.n_features_in_ = n_features
+        self.history_ = history
         while epoch < self.max_epochs and not converged:
             epoch += 1
             order = rng.permutation(n_samples) if rng is not None else range(n_samples)
@@ -191,15 +204,12 @@ class Perceptron:
                         PerceptronUpdate(epoch, int(index), coef.copy(), intercept.copy())
                     )
             converged = mistakes_this_epoch == 0
-        self.coef_ = coef
-        self.intercept_ = intercept
-        self.classes_ = classes
-        self.converged_ = converged
-        self.n_epochs_ = epoch
-        self.n_updates_ = n_updates
-        self.n_features_in_ = n_features
-        self.history_ = history
-        return self
+            self.coef_ = coef.copy()
+            self.intercept_ = intercept.copy()
+            self.converged_ = converged
+            self.n_epochs_ = epoch
+            self.n_updates_ = n_updates
+            yield epoch
 
     def _shuffle_generator(self) -> np.random.Generator | None:
         if not self.shuffle:

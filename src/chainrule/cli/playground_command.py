@@ -50,6 +50,16 @@ def _port(text: str) -> int:
 
 
 def run_playground(args: argparse.Namespace) -> int:
+    """Serve until Ctrl-C, which is the normal way to stop: exit status 0 whenever it comes,
+    even in the moment before the server has started."""
+    try:
+        return _serve(args)
+    except KeyboardInterrupt:
+        print("chainrule playground: stopped", file=sys.stderr)
+        return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
     try:
         start = _starter(args)
         from ..playground.server import Playground
@@ -76,10 +86,7 @@ def run_playground(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="playground: %(levelname)s: %(message)s")
     if not args.no_browser:
         threading.Timer(0.3, _open_browser, (server.url,)).start()
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
+    server.run()
     print("chainrule playground: stopped", file=sys.stderr)
     return 0
 

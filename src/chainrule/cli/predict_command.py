@@ -152,6 +152,12 @@ def _predict_rows(model: Any, metadata: dict[str, Any], model_path: str, input_p
     from ..data import read_matrix
 
     inputs = read_matrix(input_path)
+    features = metadata.get("inputs") if "playground" in metadata else None
+    if features is not None and inputs.shape[1] == 2 and len(features) != 2:
+        # Rows of (x1, x2) for a playground model of other features: computed as the page did.
+        from ..playground.points import feature_matrix
+
+        inputs = feature_matrix(inputs.astype(np.float64), tuple(features))
     expected = _input_width(io.describe(model))
     if expected is not None and inputs.shape[1] != expected:
         raise PredictError(
@@ -168,6 +174,8 @@ def _predict_rows(model: Any, metadata: dict[str, Any], model_path: str, input_p
     problem = _unusable_scores(scores, metadata.get("classes"))
     if problem:
         raise PredictError(f"{model_path}: {problem}")
+    if metadata.get("problem") == "regression":
+        return "".join(f"{float(value):.6g}\n" for value in scores.reshape(-1))
     # One output: a probability (a model ending in Sigmoid) splits at 0.5, a score or logit at 0.
     threshold = 0.5 if _last_layer(io.describe(model)) == "Sigmoid" else 0.0
     labels = (

@@ -58,7 +58,9 @@ def _loss_module(loss: str, n_outputs: int) -> nn.Module:
     if loss == "bce":
         return nn.BCEWithLogitsLoss()
     if loss == "hinge":
-        return nn.HingeLoss() if n_outputs == 1 else nn.MultiMarginLoss()
+        # Margin 1 for two classes as for more: the SVM's hinge, which keeps pushing points
+        # until they are a unit of score clear of the boundary.
+        return nn.HingeLoss(margin=1.0) if n_outputs == 1 else nn.MultiMarginLoss(margin=1.0)
     return nn.MSELoss()
 
 
@@ -210,27 +212,25 @@ def _bias_values(linear: nn.Linear) -> np.ndarray:
 class ClassicModel:
     """Rosenblatt's perceptron or the nearest-mean classifier, shown epoch by epoch.
 
-    The perceptron is trained once by ``classic.Perceptron.fit(record=True)``; playing the page
-    then replays its recorded updates an epoch at a time, so the line moves exactly as the
-    mistake rule moved it and stops where the library stopped. The nearest-mean classifier
-    has nothing to iterate: its (w, b) is there after one epoch.
+    The perceptron is trained by ``classic.Perceptron.fit_epochs``, one epoch each time the
+    page asks for the next, so the line moves exactly as the mistake rule moved it and stops
+    where the library stops (and a run that never separates costs only the epochs shown). The
+    nearest-mean classifier has nothing to iterate: its (w, b) is there after one epoch.
     """
+
+    MAX_EPOCHS = 1000
 
     def __init__(self, kind: str, inputs: np.ndarray, labels: np.ndarray, n_classes: int) -> None:
         self.kind = kind
         self.n_outputs = 1 if n_classes == 2 else n_classes
         self.n_inputs = inputs.shape[1]
-        self.epochs_needed = 1
         self.converged = True
-        self.updates: list[Any] = []
         self.n_updates = 0
+        self._done = False
         if kind == "perceptron":
-            fitted = Perceptron(max_epochs=1000).fit(inputs, labels, record=True)
-            self.updates = list(fitted.history_ or [])
-            self.converged = bool(fitted.converged_)
-            self.epochs_needed = int(fitted.n_epochs_)
-            self.n_updates = int(fitted.n_updates_)
-            self.classes = fitted.classes_
+            self._perceptron = Perceptron(max_epochs=self.MAX_EPOCHS)
+            self._epochs = self._perceptron.fit_epochs(inputs, labels)
+            self.classes = np.unique(labels)
         else:
             nearest = NearestMeanClassifier().fit(inputs, labels)
             self.classes = nearest.classes_
@@ -240,21 +240,25 @@ class ClassicModel:
         self.intercept = np.zeros(self.n_outputs)
         self.epoch = 0
 
-    def advance(self, epoch: int) -> None:
-        """Set the weights to what they were at the end of ``epoch``."""
-        self.epoch = epoch
-        if self.kind == "nearest-mean":
-            if epoch >= 1:
-                self.coef, self.intercept = self._final
+    def advance(self) -> None:
+        """One more epoch: the weights at its end."""
+        if self._done:
             return
-        for update in self.updates:
-            if update.epoch > epoch:
-                break
-            self.coef, self.intercept = update.coef, update.intercept
+        self.epoch += 1
+        if self.kind == "nearest-mean":
+            self.coef, self.intercept = self._final
+            self._done = True
+            return
+        next(self._epochs)
+        fitted = self._perceptron
+        self.coef, self.intercept = fitted.coef_, fitted.intercept_
+        self.converged = bool(fitted.converged_)
+        self.n_updates = int(fitted.n_updates_)
+        self._done = self.converged or self.epoch >= self.MAX_EPOCHS
 
     @property
     def finished(self) -> bool:
-        return self.epoch >= self.epochs_needed
+        return self._done
 
     def scores(self, inputs: np.ndarray) -> np.ndarray:
         return np.asarray(inputs @ self.coef.T + self.intercept, dtype=np.float64)

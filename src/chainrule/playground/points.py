@@ -80,6 +80,13 @@ def split_parts(n: int, train_ratio: float, rng: np.random.Generator) -> np.ndar
 
 def generate(settings: Settings) -> Points:
     """The data set the settings name, drawn from ``settings.seed``."""
+    if settings.dataset == "own":  # an empty plane, for the user's own points
+        return Points(
+            np.zeros((0, 2)),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int8),
+            classes=["class 0", "class 1"],
+        )
     n, seed = settings.points, settings.seed
     noise = settings.noise / 100  # 0 to 0.5
     maker = _MAKERS[settings.dataset]

@@ -151,8 +151,8 @@ class Session:
                 if model.finished:
                     self._classic_finished(model)
                     return
-                self.epoch += 1
-                model.advance(self.epoch)
+                model.advance()
+                self.epoch = model.epoch
                 self._record_losses()
             if model.finished:
                 self._classic_finished(model)
@@ -161,7 +161,9 @@ class Session:
         inputs, targets = self._inputs_targets(0)
         for _ in range(epochs):
             before = model.snapshot()
-            worst = model.train_epoch(inputs, targets, self.settings)
+            # A diverging run overflows; the guard below says so in words, NumPy need not.
+            with np.errstate(over="ignore", invalid="ignore"):
+                worst = model.train_epoch(inputs, targets, self.settings)
             self.epoch += 1
             diverged = self._diverged(worst)
             if not diverged and not model.finite():
@@ -206,13 +208,13 @@ class Session:
                 self.notice = "nearest mean: each point takes the class of the nearest mean"
         elif model.converged:
             self.notice = (
-                f"the perceptron stopped after {model.epochs_needed} epochs and "
+                f"the perceptron stopped after {model.epoch} epochs and "
                 f"{model.n_updates} updates: an epoch without a mistake, every training point "
                 "is on its side of the line"
             )
         else:
             self.notice = (
-                f"the perceptron made mistakes in every one of {model.epochs_needed} epochs: no "
+                f"the perceptron made mistakes in every one of {model.epoch} epochs: no "
                 "line separates these classes in the chosen features"
             )
 
@@ -480,6 +482,7 @@ class Session:
     def use_points(self, points: Points) -> None:
         """Replace the data by ``points`` (an uploaded table's two columns)."""
         self.points = points
+        before = self.settings
         self.settings = replace(
             self.settings,
             dataset="own",
@@ -491,6 +494,18 @@ class Session:
         if points.problem == "regression" and self.settings.model != "mlp":
             self.settings = replace(self.settings, model="mlp")
         self._build_model()
+        changes = [
+            f"{key} {getattr(before, key)} → {getattr(self.settings, key)}"
+            for key in ("model", "loss")
+            if getattr(before, key) != getattr(self.settings, key)
+        ]
+        if changes:
+            kind = (
+                "a regression (the label holds numbers)"
+                if points.problem == "regression"
+                else f"{len(points.classes)} classes"
+            )
+            self.notice = f"the data are {kind}, so: {'; '.join(changes)}"
 
     def _data_changed(self) -> None:
         """Points were added, moved or deleted: the weights stay (as in the lecture, the
@@ -708,8 +723,19 @@ class Session:
         """The ``chainrule train`` command closest to this network (the CLI's data sets take
         x1 and x2 as inputs; other features and this tab's own points have no flag)."""
         settings = self.settings
+        if self.points.problem == "regression":
+            return (
+                "# chainrule train has no two-dimensional regression data set: the exported "
+                "file holds this network, and the Python below uses it"
+            )
         cli_sets = {"xor": "xor", "moons": "moons", "circle": "circles", "spiral": "spirals"}
         data = cli_sets.get(settings.dataset, "moons")
+        note = (
+            ""
+            if settings.dataset in cli_sets
+            else f"# chainrule train has no {settings.dataset} data set; the same network on "
+            "moons:\n"
+        )
         activation = settings.activations[0] if settings.activations else "relu"
         optimizer = {"momentum": "sgd --momentum 0.9"}.get(settings.optimizer, settings.optimizer)
         parts = [
@@ -723,7 +749,7 @@ class Session:
             f"--epochs {max(self.epoch, 1)}",
             f"--seed {settings.seed}",
         ]
-        return " ".join(part for part in parts if part)
+        return note + " ".join(part for part in parts if part)
 
     def python_snippet(self, filename: str) -> str:
         """Python that loads the exported file and predicts a point as the page does."""
@@ -735,7 +761,24 @@ class Session:
             "x1, x2 = np.array([1.0]), np.array([-2.0])      # points in the page's plane\n"
             f"inputs = np.column_stack([{features}]).astype(np.float32)\n"
             "scores = model(inputs).numpy()\n"
-            "print(scores.argmax(axis=1) if scores.shape[1] > 1 else scores[:, 0])\n"
+            f"{self._prediction_code()}\n"
+        )
+
+    def _prediction_code(self) -> str:
+        """The line that turns the network's scores into what the page shows."""
+        if self.points.problem == "regression":
+            return "print(scores[:, 0])                               # the predicted value"
+        model = self._network("export")
+        classes = list(self.points.classes)
+        if model.n_outputs > 1:
+            why, rule = "the largest score", "scores.argmax(axis=1)"
+        else:
+            why = "sigmoid(score) > 0.5" if self.settings.loss == "bce" else "the score's sign"
+            rule = "(scores[:, 0] > 0).astype(int)"
+        return (
+            f"classes = {classes!r}\n"
+            f"predicted = {rule}  # {why}\n"
+            "print([classes[k] for k in predicted])"
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,18 @@ import numpy as np
 from .points import DOMAIN, Points, split_parts
 from .settings import MAX_CLASSES
 
-__all__ = ["MAX_UPLOAD_BYTES", "MAX_UPLOAD_ROWS", "UploadError", "UploadedTable", "read_upload"]
+__all__ = [
+    "MAX_UNPACKED_BYTES",
+    "MAX_UPLOAD_BYTES",
+    "MAX_UPLOAD_ROWS",
+    "UploadError",
+    "UploadedTable",
+    "read_upload",
+]
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_UPLOAD_ROWS = 100_000
+MAX_UNPACKED_BYTES = 50 * 1024 * 1024
 MAX_POINTS_SHOWN = 2000
 
 
@@ -114,10 +123,13 @@ def read_upload(name: Any, content: bytes) -> UploadedTable:
         )
     if not content:
         raise UploadError(f"{shown}: the file is empty")
+    content = _gunzipped(content, shown)
     with tempfile.TemporaryDirectory(prefix="chainrule-upload-") as folder:
         path = Path(folder) / "upload"
         path.write_bytes(content)
         try:
+            if content.startswith(b"PAR1"):
+                _check_parquet_rows(path, shown)
             frame, _ = read_table(path, name=shown)
         except (TableError, ValueError, OSError) as error:
             raise UploadError(str(error).replace(str(path), shown).splitlines()[0]) from None
@@ -136,6 +148,46 @@ def read_upload(name: Any, content: bytes) -> UploadedTable:
             f"{shown}: has {len(table.numeric)} numeric column(s); two are needed for the axes"
         )
     return table
+
+
+def _gunzipped(content: bytes, shown: str) -> bytes:
+    """A gzipped upload decompressed here, in pieces, stopping at MAX_UNPACKED_BYTES: a small
+    file that unpacks to gigabytes (a "zip bomb") is refused before it fills the memory."""
+    if not content.startswith(b"\x1f\x8b"):
+        return content
+    unpacker = zlib.decompressobj(wbits=31)
+    pieces, size = [], 0
+    try:
+        data = content
+        while data and not unpacker.eof:
+            piece = unpacker.decompress(data, 1 << 20)
+            size += len(piece)
+            if size > MAX_UNPACKED_BYTES:
+                raise UploadError(
+                    f"{shown}: unpacks to more than {MAX_UNPACKED_BYTES // (1024 * 1024)} MB, "
+                    "more than the playground takes"
+                )
+            pieces.append(piece)
+            data = unpacker.unconsumed_tail
+    except zlib.error as error:
+        raise UploadError(f"{shown}: a damaged gzip file ({error})") from None
+    if not unpacker.eof:
+        raise UploadError(f"{shown}: a damaged gzip file (it ends before its last block)")
+    return b"".join(pieces)
+
+
+def _check_parquet_rows(path: Path, shown: str) -> None:
+    """The row count from a Parquet file's footer, before any column is decompressed."""
+    import polars as pl
+
+    try:
+        rows = int(pl.scan_parquet(path).select(pl.len()).collect().item())
+    except Exception:  # noqa: BLE001 - read_table reports a damaged file in its own words
+        return
+    if rows > MAX_UPLOAD_ROWS:
+        raise UploadError(
+            f"{shown}: {rows} rows is more than the playground takes ({MAX_UPLOAD_ROWS})"
+        )
 
 
 def _safe_name(name: Any) -> str:
