@@ -45,13 +45,36 @@ export class LossChart {
     const height = canvas.height / ratio;
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.clearRect(0, 0, width, height);
-    context.strokeStyle = "#e2e4e6";
     context.lineWidth = 1;
-    context.strokeRect(0.5, 0.5, width - 1, height - 1);
     const finite = (v) => typeof v === "number" && Number.isFinite(v);
     const values = history.flatMap((row) => [row[1], row[2]]).filter(finite);
-    if (history.length < 2 || !values.length) return;
+    if (history.length < 2 || !values.length) {
+      context.strokeStyle = "#e2e4e6";
+      context.strokeRect(0.5, 0.5, width - 1, height - 1);
+      return;
+    }
     const top = Math.max(...values) * 1.05 || 1;
+    // The scale's values live in a gutter left of the plot, never on the curves.
+    context.font = "10px system-ui, sans-serif";
+    const topLabel = top.toPrecision(3);
+    const gutter = Math.ceil(Math.max(context.measureText(topLabel).width, context.measureText("0").width)) + 8;
+    const left = gutter;
+    const plotTop = 6;
+    const plotBottom = height - 6;
+    context.strokeStyle = "#e2e4e6";
+    context.strokeRect(left + 0.5, 0.5, width - left - 1, height - 1);
+    context.fillStyle = "#666";
+    context.textAlign = "right";
+    context.textBaseline = "middle";
+    context.fillText(topLabel, left - 4, plotTop);
+    context.fillText("0", left - 4, plotBottom);
+    context.strokeStyle = "#b9bec3";
+    context.beginPath();
+    for (const y of [plotTop, plotBottom]) {
+      context.moveTo(left - 2, Math.round(y) + 0.5);
+      context.lineTo(left + 2, Math.round(y) + 0.5);
+    }
+    context.stroke();
     const first = history[0][0];
     const span = history[history.length - 1][0] - first || 1;
     const line = (column, colour) => {
@@ -59,8 +82,8 @@ export class LossChart {
       let started = false;
       for (const row of history) {
         if (!finite(row[column])) { started = false; continue; }
-        const x = 2 + ((row[0] - first) / span) * (width - 4);
-        const y = height - 2 - (row[column] / top) * (height - 4);
+        const x = left + 2 + ((row[0] - first) / span) * (width - left - 4);
+        const y = plotBottom - (row[column] / top) * (plotBottom - plotTop);
         if (started) context.lineTo(x, y);
         else context.moveTo(x, y);
         started = true;
@@ -71,13 +94,6 @@ export class LossChart {
     };
     line(1, "#888888");
     line(2, "#111111");
-    // The scale's top value, on a white patch so the curves do not hide it.
-    const label = top.toPrecision(3);
-    context.font = "10px system-ui, sans-serif";
-    context.fillStyle = "rgba(255, 255, 255, 0.85)";
-    context.fillRect(2, 2, context.measureText(label).width + 4, 12);
-    context.fillStyle = "#666";
-    context.fillText(label, 4, 11);
   }
 }
 

@@ -3,14 +3,15 @@
 
 import { Connection, socketUrl } from "./connection.js";
 import {
-  bindControls, parseHash, showLossChoices, showSettings, writeHash,
+  bindControls, parseHash, showDataSize, showLossChoices, showModelControls, showSettings, writeHash,
 } from "./settings.js";
 import { decodeMaps, paintOutput } from "./heatmap.js";
 import { NetworkView } from "./network.js";
 import { OutputMap } from "./points.js";
 import { GradNormChart, LossChart } from "./charts.js";
 import {
-  BackpropAnimation, NeuronPanel, downloadBlob, downloadBytes, percent, showExport, showGradcheck,
+  BackpropAnimation, NeuronPanel, downloadBlob, downloadBytes, percent, setUpCopyButtons, showExport,
+  showGradcheck,
 } from "./panels.js";
 import { Upload } from "./upload.js";
 import { setUpEditor } from "./editor.js";
@@ -92,6 +93,7 @@ const outputMap = new OutputMap($("output-map"), {
   },
   move: (point, x, y) => send({ type: "move-point", point, x, y }),
   remove: (point) => send({ type: "delete-point", point }),
+  label: () => chosenLabel(app.state),
 });
 
 const lossChart = new LossChart($("loss-curve"));
@@ -136,6 +138,8 @@ function onState(state) {
   app.lastNotice = "";
   showNotice(state.notice || state.trainable);
   showSettings(state.settings);
+  showDataSize(state.settings, state.points.length);
+  showModelControls(state.settings);
   writeHash(state.settings);
   showLossChoices(state.problem, (state.classes || []).length);
   view.render(state);
@@ -255,6 +259,8 @@ function onError(reply) {
   // A refused setting leaves the previous configuration: show it again in the controls.
   if (app.settings) {
     showSettings(app.settings);
+    if (app.state) showDataSize(app.settings, app.state.points.length);
+    showModelControls(app.settings);
     view.showHeads();
   }
 }
@@ -392,6 +398,7 @@ function bindButtons() {
 
 function start() {
   setUpEditor();
+  setUpCopyButtons();
   bindControls(sendSettings);
   bindButtons();
   // Someone pasting a link with a new hash into this tab: apply it.

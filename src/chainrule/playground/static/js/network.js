@@ -1,7 +1,9 @@
 // The network diagram: the feature column, the hidden layers, the output neurons, each a small
 // heat map of what it computes over the plane; the weights as SVG links between them.
 
-import { ACTIVATIONS, ACTIVATION_NAMES, FEATURES, MAX_LAYERS, MAX_NEURONS } from "./settings.js";
+import {
+  ACTIVATIONS, ACTIVATION_NAMES, FEATURES, MAX_LAYERS, MAX_NEURONS, classicNote,
+} from "./settings.js";
 import { divergingCss, paintBlank, paintFeature, paintSymmetric } from "./heatmap.js";
 import { editNumber } from "./editor.js";
 
@@ -31,10 +33,10 @@ function button(className, text, testid, label) {
   return node;
 }
 
-/** A number in a few characters: 0.0123, -4.5e-6. */
+/** A number in a few characters (a δ label fits between two columns): 0.57, -4.5e-6. */
 function shortNumber(v) {
   if (v === 0 || !Number.isFinite(v)) return String(v);
-  return Math.abs(v) < 1e-3 || Math.abs(v) >= 1e4 ? v.toExponential(1) : String(Number(v.toPrecision(3)));
+  return Math.abs(v) < 1e-2 || Math.abs(v) >= 1e3 ? v.toExponential(1) : String(Number(v.toPrecision(2)));
 }
 
 /** Stroke width for a weight, as TF Playground: 1 px at 0, 10 px at |w| >= 5. */
@@ -231,8 +233,15 @@ export class NetworkView {
     document.getElementById("hidden-count").textContent = mlp
       ? `${count} hidden layer${count === 1 ? "" : "s"}`
       : `${classic}: no hidden layers`;
-    document.getElementById("add-layer").disabled = !mlp || count >= MAX_LAYERS;
-    document.getElementById("remove-layer").disabled = !mlp || count === 0;
+    const addLayer = document.getElementById("add-layer");
+    const removeLayer = document.getElementById("remove-layer");
+    addLayer.disabled = !mlp || count >= MAX_LAYERS;
+    removeLayer.disabled = !mlp || count === 0;
+    // The classic models have no hidden layers: the buttons say why they are off.
+    const note = classicNote(settings.model);
+    addLayer.title = note || (count >= MAX_LAYERS ? `At most ${MAX_LAYERS} hidden layers` : "Add a hidden layer");
+    removeLayer.title = note || "Remove the last hidden layer";
+    document.getElementById("hidden-count").title = note;
     this.body.querySelectorAll(".hidden-column").forEach((column) => {
       const layer = Number(column.dataset.layer);
       const select = column.querySelector("select");
@@ -415,15 +424,20 @@ export class NetworkView {
       const d = deltas[i];
       if (d === undefined) return;
       const label = entry.deltaLabel;
-      label.textContent = `\u03B4 ${shortNumber(d)}`;
-      label.style.color = d < 0 ? "#c56a00" : d > 0 ? "#0a5e96" : "#666";
-      // Size by magnitude relative to the layer's largest, so the spread reads at a glance.
-      label.style.fontSize = `${(9 + 5 * Math.sqrt(Math.abs(d) / largest)).toFixed(1)}px`;
+      label.textContent = `\u03B4 ${shortNumber(d).replace(/^-/, "\u2212")}`;
+      label.title = `\u03B4 = \u2202E/\u2202z = ${d}`;
+      label.style.color = d < 0 ? "#b05e00" : d > 0 ? "#0a5e96" : "#666";
+      // Size by magnitude relative to the layer's largest, so the spread reads at a glance
+      // (within a range that keeps the label inside the gap to the next column).
+      label.style.fontSize = `${(9.5 + 3 * Math.sqrt(Math.abs(d) / largest)).toFixed(1)}px`;
       label.classList.add("shown");
     });
+    // The links fade while δ's are shown, so the labels on top of them read clearly.
+    this.root.classList.add("showing-deltas");
   }
 
   clearDeltas() {
+    this.root.classList.remove("showing-deltas");
     this.columns.forEach((entries) => entries.forEach((entry) => {
       if (!entry.deltaLabel) return;
       entry.deltaLabel.classList.remove("shown");

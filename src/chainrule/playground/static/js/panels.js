@@ -2,6 +2,13 @@
 // backward pass through all layers, the gradient check, and the export box.
 
 const p6 = (v) => (typeof v === "number" && Number.isFinite(v) ? v.toPrecision(6) : String(v));
+/** A number in few characters: exponent notation for the very small and the very large. */
+function compact(v, digits) {
+  if (typeof v !== "number" || !Number.isFinite(v)) return String(v ?? "\u2013");
+  const text = v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e6)
+    ? v.toExponential(digits - 1) : String(Number(v.toPrecision(digits)));
+  return text.replace(/^-/, "\u2212");
+}
 const p4 = (v) => (typeof v === "number" && Number.isFinite(v) ? v.toPrecision(4) : String(v));
 
 function element(tag, className, text) {
@@ -189,10 +196,26 @@ export function showGradcheck(root, reply) {
   root.append(verdict);
   const worst = reply.worst || {};
   const index = Array.isArray(worst.index) ? worst.index.join(", ") : worst.index;
-  root.append(table(["worst parameter", "analytic", "numerical", "error"], [[
-    `${worst.parameter ?? "?"}${index !== undefined && index !== null ? ` [${index}]` : ""}`,
-    p6(worst.analytic), p6(worst.numerical), p4(worst.error),
-  ]]));
+  // One row per quantity (name, then value): each fits on one line in the narrow card.
+  const rows = [
+    ["worst parameter", `${worst.parameter ?? "?"}${index !== undefined && index !== null ? ` [${index}]` : ""}`],
+    ["analytic", compact(worst.analytic, 6)],
+    ["numerical", compact(worst.numerical, 6)],
+    ["error", compact(worst.error, 3)],
+  ];
+  const t = element("table", "panel-table gradcheck-table");
+  const body = element("tbody");
+  for (const [name, value] of rows) {
+    const tr = element("tr");
+    const th = element("th", "", name);
+    th.scope = "row";
+    const td = element("td", "", value);
+    td.title = value;
+    tr.append(th, td);
+    body.append(tr);
+  }
+  t.append(body);
+  root.append(t);
   if (reply.parameters && reply.parameters.length) {
     const details = element("details", "gradcheck-details");
     details.append(element("summary", "", `every parameter (${reply.parameters.length})`));
@@ -209,10 +232,76 @@ export function percent(value) {
 
 export function showExport(reply) {
   document.getElementById("export-box").hidden = false;
-  document.getElementById("export-command").textContent = reply.command || "";
+  showCommand(document.getElementById("export-command"), reply.command || "");
   document.getElementById("export-python").textContent = reply.python || "";
   const accuracy = typeof reply.accuracy === "number" ? `, accuracy ${percent(reply.accuracy)}` : "";
   document.getElementById("export-info").textContent = `${reply.filename || "model"}${accuracy}`;
+}
+
+/**
+ * A shell command that wraps between its options, never inside one ("--lr 0.01" stays whole):
+ * each option is a span that does not break. The element's text is the command unchanged.
+ */
+function showCommand(pre, command) {
+  pre.replaceChildren();
+  command.split("\n").forEach((line, k) => {
+    if (k > 0) pre.append("\n");
+    if (line.startsWith("#")) {
+      pre.append(line);
+      return;
+    }
+    line.split(/ (?=--)/).forEach((part, j) => {
+      if (j > 0) pre.append(" ");
+      pre.append(element("span", "unbroken", part));
+    });
+  });
+}
+
+/** The export box's copy buttons: each copies the text of the element its data-copy names. */
+export function setUpCopyButtons() {
+  document.querySelectorAll("button[data-copy]").forEach((copyButton) => {
+    const label = copyButton.textContent;
+    let timer = null;
+    copyButton.addEventListener("click", async () => {
+      const source = document.getElementById(copyButton.dataset.copy);
+      const copied = await copyText(source.textContent || "", source);
+      copyButton.textContent = copied ? "Copied" : "Press Ctrl+C";
+      copyButton.classList.toggle("done", copied);
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        copyButton.textContent = label;
+        copyButton.classList.remove("done");
+      }, 2000);
+    });
+  });
+}
+
+/**
+ * Put text on the clipboard: the Clipboard API, else the selection and the old copy command.
+ * When neither works the text stays selected for the user to copy. True if copied.
+ */
+async function copyText(text, source) {
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      // No permission, or the document has no focus: try the selection instead.
+    }
+  }
+  const range = document.createRange();
+  range.selectNodeContents(source);
+  const selection = window.getSelection();
+  selection.removeAllRanges();
+  selection.addRange(range);
+  let copied = false;
+  try {
+    copied = document.execCommand("copy");
+  } catch {
+    copied = false;
+  }
+  if (copied) selection.removeAllRanges();
+  return copied;
 }
 
 /** Save bytes from the server as a file (the browser's download). */

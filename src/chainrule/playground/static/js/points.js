@@ -1,14 +1,19 @@
 // The output map: the network's picture of the plane with the data points on top, and the
-// user's own points (click to add or select, shift-click to delete, drag to move).
+// user's own points (click to add or select, shift-click to delete, drag to move; by keyboard,
+// the arrow keys move a crosshair and Enter adds a point there).
 
 import { classCss, divergingCss } from "./heatmap.js";
 
 const RADIUS = 3.5;  // CSS px
 const PICK = 6;      // CSS px: a click this close to a point is on the point
 const DRAG = 3;      // CSS px of movement that turn a click into a drag
+const KEY_STEPS = 40; // arrow-key presses across the map (Shift: five times larger steps)
 
 export class OutputMap {
-  /** `actions`: select(i), add(x, y), move(i, x, y), remove(i). */
+  /**
+   * `actions`: select(i), add(x, y), move(i, x, y), remove(i); label() (optional) the label a
+   * new point gets, to colour the keyboard crosshair.
+   */
   constructor(canvas, actions) {
     this.canvas = canvas;
     this.actions = actions;
@@ -20,11 +25,19 @@ export class OutputMap {
     this.showTest = false;
     this.selected = null;
     this.drag = null;
+    this.cursor = null;      // the keyboard crosshair [px, py] in CSS px, or null
+    this.cursorText = document.getElementById("output-map-cursor");
     this.resize();
     canvas.addEventListener("pointerdown", (event) => this.pointerDown(event));
     canvas.addEventListener("pointermove", (event) => this.pointerMove(event));
     canvas.addEventListener("pointerup", (event) => this.pointerUp(event));
     canvas.addEventListener("pointercancel", () => { this.drag = null; this.draw(); });
+    canvas.addEventListener("keydown", (event) => this.keyDown(event));
+    // Reached by Tab: show the crosshair at once (a click focuses without it).
+    canvas.addEventListener("focus", () => {
+      if (!this.cursor && canvas.matches(":focus-visible")) this.moveCursor(0, 0);
+    });
+    canvas.addEventListener("blur", () => this.hideCursor());
   }
 
   // The drawing buffer at the screen's pixel density, so points stay crisp.
@@ -94,6 +107,7 @@ export class OutputMap {
 
   pointerDown(event) {
     if (event.button !== 0) return;
+    this.hideCursor();
     const { offsetX: px, offsetY: py } = event;
     this.drag = { index: this.pick(px, py), startX: px, startY: py, x: px, y: py, moved: false };
     this.canvas.setPointerCapture(event.pointerId);
@@ -133,6 +147,50 @@ export class OutputMap {
       const [x, y] = this.toData(drag.startX, drag.startY);
       this.actions.add(x, y);
     }
+    this.draw();
+  }
+
+  // ---- keyboard: a crosshair moved by the arrow keys, Enter (or Space) adds a point ----
+
+  keyDown(event) {
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
+    const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+    if (event.key in moves) {
+      event.preventDefault();
+      const [dx, dy] = moves[event.key];
+      const step = event.shiftKey ? 5 : 1;
+      this.moveCursor(dx * step, dy * step);
+    } else if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      if (!this.cursor) {
+        this.moveCursor(0, 0);  // first show where the point would go
+        return;
+      }
+      const [x, y] = this.toData(...this.cursor);
+      this.actions.add(x, y);
+      if (this.cursorText) this.cursorText.textContent = `point added at (${x.toFixed(2)}, ${y.toFixed(2)})`;
+    } else if (event.key === "Escape" && this.cursor) {
+      event.preventDefault();
+      this.hideCursor();
+    }
+  }
+
+  /** Move the crosshair by steps of 1/KEY_STEPS of the map (from the centre when hidden). */
+  moveCursor(dx, dy) {
+    const size = this.canvas.clientWidth || 300;
+    const step = size / KEY_STEPS;
+    const [px, py] = this.cursor || [size / 2, size / 2];
+    const clamp = (v) => Math.max(0, Math.min(size, v));
+    this.cursor = [clamp(px + dx * step), clamp(py + dy * step)];
+    const [x, y] = this.toData(...this.cursor);
+    if (this.cursorText) this.cursorText.textContent = `crosshair at (${x.toFixed(2)}, ${y.toFixed(2)})`;
+    this.draw();
+  }
+
+  hideCursor() {
+    if (!this.cursor) return;
+    this.cursor = null;
+    if (this.cursorText) this.cursorText.textContent = "";
     this.draw();
   }
 
@@ -180,6 +238,54 @@ export class OutputMap {
       context.stroke();
     }
     this.drawSelection(context);
+    this.drawCursor(context);
+  }
+
+  drawCursor(context) {
+    if (!this.cursor) return;
+    const [px, py] = this.cursor;
+    const size = this.canvas.clientWidth;
+    context.save();
+    // Dashed lines across the map, white under black so they show on any colour.
+    const cross = (colour, width) => {
+      context.beginPath();
+      context.moveTo(0, Math.round(py) + 0.5);
+      context.lineTo(size, Math.round(py) + 0.5);
+      context.moveTo(Math.round(px) + 0.5, 0);
+      context.lineTo(Math.round(px) + 0.5, size);
+      context.strokeStyle = colour;
+      context.lineWidth = width;
+      context.stroke();
+    };
+    cross("rgba(255, 255, 255, 0.8)", 3);
+    context.setLineDash([4, 3]);
+    cross("rgba(0, 0, 0, 0.7)", 1);
+    context.setLineDash([]);
+    // The point to be added: the chosen class's colour in a ring.
+    const label = this.actions.label ? this.actions.label() : null;
+    context.beginPath();
+    context.arc(px, py, RADIUS + 1.5, 0, 2 * Math.PI);
+    context.fillStyle = label === null ? "#fff" : this.pointColour(label);
+    context.fill();
+    context.lineWidth = 2;
+    context.strokeStyle = "#111";
+    context.stroke();
+    // Its coordinates, on a white tag placed away from the map's edges.
+    const [x, y] = this.toData(px, py);
+    const text = `(${x.toFixed(2)}, ${y.toFixed(2)})  Enter adds`;
+    context.font = "11px system-ui, sans-serif";
+    const width = context.measureText(text).width + 8;
+    const tx = px + 10 + width > size ? px - 10 - width : px + 10;
+    const ty = py - 24 < 0 ? py + 8 : py - 24;
+    context.fillStyle = "rgba(255, 255, 255, 0.92)";
+    context.fillRect(tx, ty, width, 16);
+    context.strokeStyle = "rgba(0, 0, 0, 0.35)";
+    context.lineWidth = 1;
+    context.strokeRect(tx + 0.5, ty + 0.5, width - 1, 15);
+    context.fillStyle = "#222";
+    context.textBaseline = "middle";
+    context.fillText(text, tx + 4, ty + 8.5);
+    context.restore();
   }
 
   drawSelection(context) {

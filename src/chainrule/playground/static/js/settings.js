@@ -113,6 +113,66 @@ function setControlValue(element, value) {
   element.value = text;
 }
 
+// The controls only the network (MLP) uses: the classic models neither descend a gradient nor
+// have hidden layers.
+const MLP_ONLY = ["lr", "activation", "optimizer", "loss", "reg", "reg-rate", "max-norm", "init", "batch-size"];
+const CLASSIC_NAMES = { perceptron: "perceptron", "nearest-mean": "nearest-mean classifier" };
+
+/** Why an MLP-only control is off for a classic model ("" for the network). */
+export function classicNote(model) {
+  const name = CLASSIC_NAMES[model];
+  if (!name) return "";
+  const how = model === "perceptron" ? "learns by its own mistake rule" : "only computes the class means";
+  return `Not used by the ${name} (it ${how}): this setting applies to Model \u201cNetwork (MLP)\u201d only`;
+}
+
+/** Disable the MLP-only controls while a classic model is chosen, saying why in their tooltip. */
+export function showModelControls(settings) {
+  const note = classicNote(settings.model);
+  for (const id of MLP_ONLY) {
+    const control = document.getElementById(id);
+    control.disabled = Boolean(note);
+    if (note) control.title = note;
+    else control.removeAttribute("title");
+    // The wrapper too: a disabled control gets no pointer events in some browsers.
+    const wrap = control.closest(".control, .field");
+    if (wrap) {
+      wrap.classList.toggle("not-applicable", Boolean(note));
+      if (note) wrap.title = note;
+      else wrap.removeAttribute("title");
+    }
+  }
+}
+
+// What the generated data sets' sliders say, and why they are off for own data.
+const OWN_DATA_NOTE = "Your own points or table: the number of points and the noise apply only "
+  + "to the generated data sets";
+
+/**
+ * Own data (clicked points or an uploaded table): the points slider shows how many points
+ * there are, and it and the noise slider are disabled (they only shape generated data).
+ */
+export function showDataSize(settings, count) {
+  const own = settings.dataset === "own";
+  const points = document.getElementById("points");
+  document.getElementById("points-note").hidden = !own;
+  for (const id of ["points", "noise"]) {
+    const input = document.getElementById(id);
+    input.disabled = own;
+    if (own) input.title = OWN_DATA_NOTE;
+    else input.removeAttribute("title");
+    const field = document.getElementById(`${id}-field`);
+    field.classList.toggle("not-applicable", own);
+    if (own) field.title = OWN_DATA_NOTE;
+    else field.removeAttribute("title");
+  }
+  if (own) {
+    document.getElementById("points-value").textContent = String(count);
+    // The thumb where the count would be (the slider's range, clamped).
+    points.value = String(Math.max(Number(points.min), Math.min(Number(points.max), count)));
+  }
+}
+
 /**
  * Which losses make sense: regression takes squared; bce needs two classes. (Hinge stays: the
  * server trains several classes with a multi-class margin loss.)
