@@ -101,6 +101,22 @@ class Chainrule(ModuleContestant):
             return self.model(self.X).data
 
 
+class ChainruleCompiled(Chainrule):
+    """The same model, loss and optimiser through ``cr.compile``: one plan of buffers."""
+
+    name = "chainrule compiled"
+
+    def __init__(self, X, y, weights) -> None:
+        super().__init__(X, y, weights)
+        self.step = cr.compile(self.model, self.loss, self.optimizer)
+        self.X_array, self.y_array = X, y.reshape(-1, 1)
+
+    def steps(self, n: int) -> None:
+        step, X, y = self.step, self.X_array, self.y_array
+        for _ in range(n):
+            step(X, y)
+
+
 class Torch(ModuleContestant):
     name = "pytorch eager"
 
@@ -255,7 +271,7 @@ def main() -> int:
     X, labels = data.make_moons(N_POINTS, seed=0)
     y = labels.astype(np.float32)
     weights = initial_weights()
-    makers = {"chainrule": Chainrule}
+    makers = {"chainrule": Chainrule, "chainrule compiled": ChainruleCompiled}
     peers = {}
     for module, name, maker in (
         ("torch", "pytorch eager", Torch),
@@ -296,13 +312,13 @@ def main() -> int:
         f"lr {LR}, {args.steps} steps per round, {args.rounds} rounds, {args.threads} thread(s)"
     )
     print(versions({"chainrule": cr.__version__, **peers}))
-    header = f"{'library':<16}{'warm-up us':>12}{'us/step':>10}{'min-max':>18}"
+    header = f"{'library':<20}{'warm-up us':>12}{'us/step':>10}{'min-max':>18}"
     header += "".join(f"{'x ' + name.split()[0]:>10}" for name in references)
     print(header + f"{'final loss':>12}{'train acc':>11}")
     for contestant in contestants:
         series = [t * 1e6 for t in times[contestant.name]]
         line = (
-            f"{contestant.name:<16}{warmup[contestant.name] * 1e6:>12.0f}"
+            f"{contestant.name:<20}{warmup[contestant.name] * 1e6:>12.0f}"
             f"{statistics.median(series):>10.1f}{min(series):>9.1f}-{max(series):<8.1f}"
         )
         for reference in references:

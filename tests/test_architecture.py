@@ -18,6 +18,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("chainrule.engine", "chainrule.ops"),
     ("chainrule.check", "chainrule.nn", "chainrule.optim", "chainrule.data"),
     ("chainrule.io",),
+    ("chainrule.compiler",),
     (
         "chainrule.classic",
         "chainrule.train",

@@ -13,6 +13,7 @@ from . import classic, data, nn, optim, viz
 from ._version import __version__
 from .check.gradcheck import GradcheckReport, gradcheck, numerical_grad
 from .check.model import gradcheck_model
+from .compiler import CompiledStep, CompileWarning, compile
 from .engine.creation import (
     arange,
     eye,
@@ -74,6 +75,8 @@ from .ops import (
 from .viz.explain import Explanation, explain
 
 __all__ = [
+    "CompileWarning",
+    "CompiledStep",
     "FreedGraphError",
     "GradcheckReport",
     "Tensor",
@@ -85,6 +88,7 @@ __all__ = [
     "broadcast_to",
     "classic",
     "clip",
+    "compile",
     "cos",
     "concatenate",
     "data",

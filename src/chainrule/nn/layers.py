@@ -227,8 +227,12 @@ class Dropout(Module):
 
 
 # The methods as defined here, to tell them from replacements (for instance a wrapper that
-# records activations): only modules that run these are fused by Sequential.
-_ORIGINAL = {Linear: Linear.forward, ReLU: ReLU.forward, Module: Module.__call__}
+# records activations): only modules that run these are fused by Sequential, or compiled.
+_ORIGINAL: dict[type, Any] = {
+    cls: cls.forward
+    for cls in (Linear, ReLU, Sequential, Identity, Sigmoid, Tanh, LeakyReLU, Dropout)
+}
+_ORIGINAL[Module] = Module.__call__
 
 
 def _runs_own_forward(module: Module, cls: type[Module]) -> bool:

@@ -1,0 +1,163 @@
+"""The losses of a compiled step: the loss of a batch and its gradient with respect to the
+network's outputs, in one call on buffers allocated once.
+
+Each computes what its eager function computes (``ops.losses``), in the same order: the mean
+is the sum divided by the count, the gradient the per-sample cotangent times the derivative.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..engine.kernels import kernel
+from ..nn import losses
+from .units import Unsupported
+
+__all__ = ["LossUnit", "loss_unit_for"]
+
+
+class LossUnit:
+    """``forward(z, t)`` returns the loss as a float and keeps what ``backward`` needs;
+    ``backward()`` returns ∂loss/∂z in a buffer of z's shape."""
+
+    def forward(self, z: np.ndarray, t: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def backward(self) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _count_scale(reduction: str, count: int, dtype: np.dtype[Any]) -> np.ndarray:
+    """The cotangent of each sample's loss when the reduced loss has cotangent 1 (a 0-d array of
+    the loss's dtype, as the eager backward pass divides it)."""
+    one = np.ones((), dtype=dtype)
+    return one / count if reduction == "mean" else one
+
+
+def _reduced(values: np.ndarray, reduction: str) -> float:
+    if reduction == "mean":
+        return float(values.sum() / values.size)
+    return float(values.sum())
+
+
+class CrossEntropyUnit(LossUnit):
+    """Softmax cross-entropy of logits (N, C) against class indices (N,)."""
+
+    def __init__(self, reduction: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+        rows = shape[0]
+        self.reduction = reduction
+        self.probabilities = np.empty(shape, dtype)
+        self.losses = np.empty(rows, dtype)
+        self.grad = np.empty(shape, dtype)
+        self.rows = np.arange(rows)
+        self.scale = _count_scale(reduction, rows, dtype)
+        self.labels: np.ndarray = np.zeros(rows, np.intp)
+        self.fused = False
+
+    def forward(self, z: np.ndarray, t: np.ndarray) -> float:
+        self.labels = t.astype(np.intp, copy=False)
+        if self.labels.min(initial=0) < 0 or self.labels.max(initial=0) >= z.shape[1]:
+            raise Unsupported("a class index out of range (the eager loss says which)")
+        fused = kernel("softmax_cross_entropy", z)
+        self.fused = fused is not None
+        if fused is not None:
+            fused(z, self.labels, self.probabilities, self.losses)
+        else:
+            self._numpy_forward(z)
+        return _reduced(self.losses, self.reduction)
+
+    def _numpy_forward(self, z: np.ndarray) -> None:
+        shifted = z - z.max(axis=-1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        self.losses[:] = -log_probs[self.rows, self.labels]
+        np.exp(log_probs, out=self.probabilities)
+
+    def backward(self) -> np.ndarray:
+        # softmax minus 1 at the label, times the per-sample cotangent, in the order of the
+        # eager rule of the same path (the compiled loop's, or NumPy's)
+        if self.fused:
+            np.multiply(self.probabilities, self.scale, out=self.grad)
+            self.grad[self.rows, self.labels] -= self.scale
+            return self.grad
+        np.copyto(self.grad, self.probabilities)
+        self.grad[self.rows, self.labels] -= 1
+        np.multiply(self.grad, self.scale, out=self.grad)
+        return self.grad
+
+
+class BCEWithLogitsUnit(LossUnit):
+    """softplus(z) - z·t, with sigmoid(z) = e^(z - softplus(z)) for the gradient."""
+
+    def __init__(self, reduction: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+        self.reduction = reduction
+        self.softplus = np.empty(shape, dtype)
+        self.losses = np.empty(shape, dtype)
+        self.grad = np.empty(shape, dtype)
+        self.scale = _count_scale(reduction, int(np.prod(shape)), dtype)
+        self.z = self.t = np.empty(shape, dtype)  # the last forward's outputs and targets
+
+    def forward(self, z: np.ndarray, t: np.ndarray) -> float:
+        self.z, self.t = z, t
+        np.logaddexp(0, z, out=self.softplus)
+        np.multiply(z, t, out=self.losses)
+        np.subtract(self.softplus, self.losses, out=self.losses)
+        return _reduced(self.losses, self.reduction)
+
+    def backward(self) -> np.ndarray:
+        grad = np.subtract(self.z, self.softplus, out=self.grad)
+        np.exp(grad, out=grad)
+        np.subtract(grad, self.t, out=grad)
+        np.multiply(self.scale, grad, out=grad)
+        return grad
+
+
+class MSEUnit(LossUnit):
+    """(z - t)², averaged over every element (or summed)."""
+
+    def __init__(self, reduction: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+        self.reduction = reduction
+        self.diff = np.empty(shape, dtype)
+        self.squares = np.empty(shape, dtype)
+        self.grad = np.empty(shape, dtype)
+        self.scale = _count_scale(reduction, int(np.prod(shape)), dtype) * 2
+
+    def forward(self, z: np.ndarray, t: np.ndarray) -> float:
+        np.subtract(z, t, out=self.diff)
+        np.multiply(self.diff, self.diff, out=self.squares)
+        if self.reduction == "mean":
+            return float(np.mean(self.squares))
+        return float(self.squares.sum())
+
+    def backward(self) -> np.ndarray:
+        np.multiply(self.scale, self.diff, out=self.grad)
+        return self.grad
+
+
+def loss_unit_for(
+    loss_fn: Any, z_shape: tuple[int, ...], t: np.ndarray, dtype: np.dtype[Any]
+) -> tuple[LossUnit, np.ndarray]:
+    """The unit for ``loss_fn`` on outputs of ``z_shape`` and targets ``t``, and the targets as
+    the unit takes them (class indices, or values of the outputs' dtype). Raises Unsupported."""
+    name = type(loss_fn).__name__
+    reduction = getattr(loss_fn, "reduction", None)
+    if reduction not in ("mean", "sum"):
+        raise Unsupported(f"{name} with reduction={reduction!r} (only 'mean' and 'sum')")
+    plain = "forward" not in vars(loss_fn)  # an exact class below, its forward not replaced
+    if type(loss_fn) is losses.CrossEntropyLoss and plain:
+        if loss_fn.label_smoothing:
+            raise Unsupported("CrossEntropyLoss with label smoothing")
+        if len(z_shape) != 2 or t.dtype.kind not in "iu" or t.shape != z_shape[:1]:
+            raise Unsupported(
+                f"CrossEntropyLoss of outputs {z_shape} and targets {t.shape} ({t.dtype}); "
+                "only class indices for a batch of logits"
+            )
+        return CrossEntropyUnit(reduction, z_shape, dtype), t
+    if type(loss_fn) in (losses.BCEWithLogitsLoss, losses.MSELoss) and plain:
+        if t.shape != z_shape:
+            raise Unsupported(f"{name} of outputs {z_shape} and targets {t.shape}")
+        values = t if t.dtype == dtype else t.astype(dtype)
+        maker = BCEWithLogitsUnit if type(loss_fn) is losses.BCEWithLogitsLoss else MSEUnit
+        return maker(reduction, z_shape, dtype), values
+    raise Unsupported(f"no compiled rule for the loss {name}")

@@ -1,0 +1,348 @@
+"""``cr.compile``: a training step traced once per input signature into a plan of buffers.
+
+The eager engine builds a graph of Tensors on every step: a node, a closure and a new array
+per operation, then walks the graph backwards. For the networks most people train (a
+``Sequential`` of Linear layers and activations, a standard loss) that graph is the same every
+step, so the compiler reads the model once, makes one unit per layer with its buffers
+(``units``), one for the loss (``losses``), and replays them: forward, loss, backward into the
+parameters' ``.grad``, then the optimiser's own ``step()``. The plan is kept per signature
+(input and target shape and dtype, train or eval mode, the layers, the parameter arrays), so a
+last short batch is one more plan, and a parameter replaced or loaded makes a new one.
+
+Anything without a rule (a custom Module's forward, a loss with label smoothing, a layer the
+compiler does not know) runs eagerly, and the step says why once (``CompileWarning``): never a
+wrong result. The optimiser is the eager one, so its state and schedules are the same objects.
+"""
+
+from __future__ import annotations
+
+import operator
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ..engine.kernels import flat
+from ..engine.tensor import Tensor
+from ..nn import layers
+from ..nn.module import Module
+from ..optim.optimizer import Optimizer
+from ..optim.sgd import SGD
+from . import fused
+from .losses import LossUnit, loss_unit_for
+from .units import LinearUnit, TanhUnit, Unit, Unsupported, unit_for
+
+__all__ = ["CompileWarning", "CompiledStep", "compile"]
+
+MAX_PLANS = 8
+
+
+class CompileWarning(UserWarning):
+    """A step that runs eagerly because the compiler has no rule for part of it."""
+
+
+def compile(model: Module, loss_fn: Any, optimizer: Optimizer) -> CompiledStep:  # noqa: A001
+    """A training step for ``model``, ``loss_fn`` and ``optimizer``: ``step(x, y)`` does the
+    forward pass, the loss, the backward pass and the optimiser's update, as the eager loop
+
+        optimizer.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); optimizer.step()
+
+    does, and returns the loss as a float. Compiled for ``Sequential`` models of Linear, Tanh,
+    ReLU, Sigmoid, LeakyReLU, Identity and Dropout layers with CrossEntropyLoss,
+    BCEWithLogitsLoss or MSELoss (mean or sum); anything else runs eagerly with a
+    ``CompileWarning`` saying why."""
+    return CompiledStep(model, loss_fn, optimizer)
+
+
+class Plan:
+    """The units of one signature, their buffers, and the parameters they read."""
+
+    def __init__(
+        self,
+        model: Module,
+        loss_fn: Any,
+        x_shape: tuple[int, ...],
+        target: np.ndarray,
+    ) -> None:
+        self.parameters = list(model.parameters())
+        if not self.parameters:
+            raise Unsupported("the model has no parameters")
+        dtype = self.parameters[0].data.dtype
+        if dtype.kind != "f":
+            raise Unsupported(f"parameters of dtype {dtype}")
+        self.dtype = dtype
+        self.training = model.training
+        self.units: list[Unit] = []
+        shape = x_shape
+        for module, following in _chain(model):
+            unit = unit_for(module, following, shape, dtype)
+            self.units.append(unit)
+            shape = _output_shape(unit, shape)
+        _share_bias_sums(self.units)
+        self.loss_unit: LossUnit
+        self.loss_unit, _ = loss_unit_for(loss_fn, shape, target, dtype)
+        self.input_buffer = np.empty(x_shape, dtype)
+        owned = [p for unit in self.units for p in unit.parameters]
+        if {id(p) for p in owned} != {id(p) for p in self.parameters} or len(owned) != len(
+            self.parameters
+        ):
+            raise Unsupported("a parameter the layers do not use, or one used twice")
+        self.datas = [p.data for p in self.parameters]
+        self.trainable = [p.requires_grad for p in self.parameters]
+        first = [
+            i for i, unit in enumerate(self.units) if any(p.requires_grad for p in unit.parameters)
+        ]
+        start = first[0] if first else len(self.units)
+        # Backward from the top down to the lowest layer with a trainable parameter; only the
+        # layers above it pass a gradient on.
+        self.backward_order = [
+            (self.units[i], i > start) for i in range(len(self.units) - 1, start - 1, -1)
+        ]
+        self.grads: list[tuple[Any, Tensor]] = []
+        for unit in self.units:
+            for p, grad in zip(unit.parameters, unit.gradients()):
+                if p.requires_grad and grad is not None:
+                    self.grads.append((p, Tensor._wrap(grad)))
+        # For the fused SGD update: the parameters in the optimiser's order (model order), and
+        # 1-D views of them and of their gradients, pairing the same elements.
+        by_id = {id(p): tensor for p, tensor in self.grads}
+        self.sgd_order = [p for p in self.parameters if id(p) in by_id]
+        self.flat_params = tuple(flat(p.data) for p in self.sgd_order)
+        self.flat_grads = tuple(flat(by_id[id(p)].data) for p in self.sgd_order)
+        if len(self.sgd_order) != len(self.parameters):
+            self.sgd_order = []  # a frozen parameter: SGD.step, which skips it
+
+    def plain_sgd_step(self, optimizer: Optimizer) -> bool:
+        """SGD without momentum or weight decay over exactly this plan's parameters: its update
+        w ← w - lr·g as one compiled loop over all of them (the same roundings as SGD.step);
+        False when the optimiser is anything else, and it steps itself."""
+        if type(optimizer) is not SGD or len(optimizer.param_groups) != 1:
+            return False
+        group = optimizer.param_groups[0]
+        params = group["params"]
+        if group["momentum"] or group["weight_decay"] or len(params) != len(self.sgd_order):
+            return False
+        if not all(map(operator.is_, params, self.sgd_order)):
+            return False
+        if not fused.sgd(self.flat_params, self.flat_grads, group["lr"]):
+            return False
+        for p in self.sgd_order:
+            p._mark_modified()
+        return True
+
+    def valid(self, model: Module) -> bool:
+        """The parameters are the arrays the plan was made for, trainable as they were."""
+        return (
+            all(
+                p.data is data and p.requires_grad is trainable
+                for p, data, trainable in zip(self.parameters, self.datas, self.trainable)
+            )
+            and model.training is self.training
+        )
+
+    def run(
+        self, x: np.ndarray, t: np.ndarray, guard: Callable[[float], None] | None, fresh: bool
+    ) -> tuple[float, np.ndarray]:
+        """Forward, loss (seen by ``guard`` before anything is differentiated) and backward
+        into the parameters' ``.grad``: replacing them when ``fresh`` (a whole step, which
+        zeroes them first), else added to what is there, as backward() does."""
+        if x.dtype != self.dtype:
+            self.input_buffer[...] = x
+            x = self.input_buffer
+        value = x
+        for unit in self.units:
+            value = unit.forward(value)
+        loss = self.loss_unit.forward(value, t)
+        if guard is not None:
+            guard(loss)
+        held = (
+            []
+            if fresh
+            else [(p, p.grad, p.grad.data.copy()) for p, _ in self.grads if p.grad is not None]
+        )
+        g: Any = self.loss_unit.backward()
+        for unit, needs_input in self.backward_order:
+            g = unit.backward(g, needs_input)
+        for p, tensor in self.grads:
+            p.grad = tensor
+        for p, before, values in held:
+            if before is p.grad:  # our own buffer from an earlier step: add what it held
+                p.grad.data += values
+            else:
+                before.data += p.grad.data
+                p.grad = before
+        return loss, value
+
+
+def _share_bias_sums(units: list[Unit]) -> None:
+    """A Tanh right above a Linear sums δ into the Linear's bias gradient as it computes δ:
+    one pass less."""
+    for below, above in zip(units, units[1:]):
+        if isinstance(below, LinearUnit) and isinstance(above, TanhUnit) and below.sum_bias:
+            above.sums = below.grad_bias
+            below.sum_bias = False
+
+
+def _chain(model: Module) -> Iterator[tuple[Module, Module | None]]:
+    """The layers of a Sequential in order (nested ones opened), each with the layer after it
+    in the same Sequential when that Sequential fuses Linear + ReLU; the fused ReLU is skipped.
+    """
+    if type(model) is not layers.Sequential or not layers._runs_own_forward(
+        model, layers.Sequential
+    ):
+        raise Unsupported(
+            f"{type(model).__name__} is not an nn.Sequential: its forward is Python code the "
+            "compiler does not trace"
+        )
+    modules = model.layers
+    position = 0
+    while position < len(modules):
+        module = modules[position]
+        if type(module) is layers.Sequential:
+            yield from _chain(module)
+            position += 1
+            continue
+        following = modules[position + 1] if model.fuse and position + 1 < len(modules) else None
+        yield module, following
+        fused = (
+            following is not None
+            and type(module) is layers.Linear
+            and module.bias is not None
+            and layers._runs_own_forward(module, layers.Linear)
+            and layers._runs_own_forward(following, layers.ReLU)
+        )
+        position += 2 if fused else 1
+
+
+def _output_shape(unit: Unit, shape: tuple[int, ...]) -> tuple[int, ...]:
+    out = getattr(unit, "out", None)
+    return tuple(out.shape) if out is not None else shape
+
+
+class CompiledStep:
+    """A training step compiled per input signature; see ``compile``."""
+
+    def __init__(self, model: Module, loss_fn: Any, optimizer: Optimizer | None) -> None:
+        self.model = model
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.reason = ""
+        self.compile_seconds = 0.0
+        self._plans: dict[tuple[Any, ...], Plan | str] = {}
+        self._warned: set[str] = set()
+        self._last: tuple[Any, ...] = ()
+
+    def __call__(self, x: Any, y: Any) -> float:
+        """One step: forward, loss, backward and the optimiser's update; returns the loss."""
+        optimizer = self.optimizer
+        if optimizer is None:
+            raise TypeError("this compiled step has no optimizer: use forward_backward")
+        plan, inputs, targets = self._find(x, y)
+        if plan is None:
+            optimizer.zero_grad()
+            loss, _ = self._eager(self.reason, x, y, None)
+            optimizer.step()
+            return loss
+        try:
+            loss, _ = plan.run(inputs, targets, None, fresh=True)
+        except Unsupported as why:
+            optimizer.zero_grad()
+            loss, _ = self._eager(str(why), x, y, None)
+            optimizer.step()
+            return loss
+        if not plan.plain_sgd_step(optimizer):
+            optimizer.step()
+        return loss
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the last call ran a compiled plan (False: it ran eagerly, see ``reason``)."""
+        return not self.reason
+
+    def forward_backward(
+        self, x: Any, y: Any, guard: Callable[[float], None] | None = None
+    ) -> tuple[float, np.ndarray]:
+        """The loss of one batch and the model's outputs, with the gradients in the
+        parameters' ``.grad`` (added to what is there): what ``loss_fn(model(x), y).backward()``
+        leaves, compiled when the compiler has the rules. ``guard`` sees the loss before the
+        backward pass."""
+        plan, inputs, targets = self._find(x, y)
+        if plan is None:
+            return self._eager(self.reason, x, y, guard)
+        try:
+            return plan.run(inputs, targets, guard, fresh=False)
+        except Unsupported as why:
+            return self._eager(str(why), x, y, guard)
+
+    def _find(self, x: Any, y: Any) -> tuple[Plan | None, np.ndarray, np.ndarray]:
+        """The plan for this batch's signature (made if new), and the batch as arrays; no plan
+        (and ``reason`` set) when the step must run eagerly."""
+        inputs = x.data if isinstance(x, Tensor) else np.asarray(x)
+        targets = y.data if isinstance(y, Tensor) else np.asarray(y)
+        model = self.model
+        last = self._last
+        if (
+            last
+            and last[1] == inputs.shape
+            and last[2] == targets.shape
+            and last[3] is inputs.dtype
+            and last[4] is targets.dtype
+            and last[0].valid(model)
+        ):
+            plan: Plan | str | None = last[0]
+        else:
+            key = (
+                inputs.shape,
+                inputs.dtype,
+                targets.shape,
+                targets.dtype,
+                model.training,
+                getattr(model, "fuse", None),
+                tuple(map(id, getattr(model, "layers", ()))),
+            )
+            plan = self._plans.get(key)
+            if isinstance(plan, Plan) and not plan.valid(model):
+                plan = None
+            if plan is None:
+                plan = self._plan(key, inputs, targets)
+            if isinstance(plan, str):
+                self._last = ()
+                self.reason = plan
+                return None, inputs, targets
+            self._last = (plan, inputs.shape, targets.shape, inputs.dtype, targets.dtype)
+        self.reason = ""
+        assert isinstance(plan, Plan)
+        if targets.dtype.kind == "f" and targets.dtype != plan.dtype:
+            targets = targets.astype(plan.dtype)
+        return plan, inputs, targets
+
+    def _plan(self, key: tuple[Any, ...], inputs: np.ndarray, targets: np.ndarray) -> Plan | str:
+        started = time.perf_counter()
+        try:
+            plan: Plan | str = Plan(self.model, self.loss_fn, inputs.shape, targets)
+        except Unsupported as why:
+            plan = str(why)
+        self.compile_seconds = time.perf_counter() - started
+        if len(self._plans) >= MAX_PLANS:
+            self._plans.pop(next(iter(self._plans)))
+        self._plans[key] = plan
+        return plan
+
+    def _eager(
+        self, reason: str, x: Any, y: Any, guard: Callable[[float], None] | None
+    ) -> tuple[float, np.ndarray]:
+        self.reason = reason
+        if reason not in self._warned:
+            self._warned.add(reason)
+            warnings.warn(
+                f"cr.compile: {reason}; this step runs eagerly", CompileWarning, stacklevel=4
+            )
+        outputs = self.model(x)
+        loss = self.loss_fn(outputs, y)
+        value = float(loss)
+        if guard is not None:
+            guard(value)
+        loss.backward()
+        return value, np.asarray(outputs.data)
