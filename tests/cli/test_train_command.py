@@ -344,7 +344,11 @@ def _checkpoint_epoch(path: Path) -> int:
 def test_sigkilled_run_resumes_to_identical_results(tmp_path: Path) -> None:
     """Kill a real training process mid-run, resume it, and compare with a run that was never
     interrupted: the same parameters and the same losses, bit for bit."""
-    command = [sys.executable, "-m", "chainrule", "train", "--data", "digits", "--epochs", "40"]
+    # Enough epochs that the run is still going after its first checkpoint (saved a second in;
+    # the compiled step trains an epoch of this network in about 25 ms).
+    epochs = 200
+    command = [sys.executable, "-m", "chainrule", "train", "--data", "digits"]
+    command += ["--epochs", str(epochs)]
     command += ["--hidden", "256,256", "--quiet", "--seed", "3"]
     killed, straight = tmp_path / "killed", tmp_path / "straight"
 
@@ -372,7 +376,7 @@ def test_sigkilled_run_resumes_to_identical_results(tmp_path: Path) -> None:
         log.close()
     assert process.returncode == -signal.SIGKILL
     reached = _checkpoint_epoch(killed / "checkpoint.safetensors")
-    assert 3 <= reached < 40
+    assert 3 <= reached < epochs
     assert not (killed / "metrics.json").exists()
 
     resumed = subprocess.run(
@@ -400,7 +404,7 @@ def test_sigkilled_run_resumes_to_identical_results(tmp_path: Path) -> None:
     for name in expected:
         assert np.array_equal(actual[name], expected[name]), name
     resumed_metrics, straight_metrics = _metrics(killed), _metrics(straight)
-    assert len(resumed_metrics["train_loss"]) == 40
+    assert len(resumed_metrics["train_loss"]) == epochs
     assert np.array_equal(resumed_metrics["train_loss"], straight_metrics["train_loss"])
     assert resumed_metrics["val_accuracy"] == straight_metrics["val_accuracy"]
     assert resumed_metrics["test_accuracy"] == straight_metrics["test_accuracy"]

@@ -87,6 +87,7 @@ def _train(args: argparse.Namespace) -> int:
         test_fraction=args.test_fraction,
         test=args.test,
         val_fraction=args.val_fraction,
+        compile=False if args.no_compile else None,
     )
     try:
         with _termination_as_interrupt():
@@ -512,6 +513,12 @@ def _add_train(commands: Subcommands) -> None:
     )
     train.add_argument("--animate", action="store_true", help="GIF of the boundary (2-D data)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="train eagerly, building the graph of every batch (default: the compiled step, "
+        "the same numbers to float32 rounding, faster)",
+    )
     train.add_argument("--no-plots", action="store_true", help="write no PNG (faster)")
     train.add_argument(
         "--param-tol",

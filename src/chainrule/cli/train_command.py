@@ -79,6 +79,8 @@ class RunConfig:
     task: str | None = None
     test_fraction: float | None = None
     test: str | None = None
+    # False: every batch eager (--no-compile); None: the compiled step (cr.compile)
+    compile: bool | None = None
 
 
 # Settings a resumed run keeps (they define the run: its data, its network, its optimiser and
@@ -719,6 +721,7 @@ def _train(
         max_norm=config.max_norm,
         distributed=distributed,
         accuracy=not arrays.regression,
+        compile=config.compile is not False,
     )
     return history, snapshots
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..engine.kernels import kernel
 from ..nn import losses
-from .units import Unsupported
+from .units import InvalidBatch, Unsupported
 
 __all__ = ["LossUnit", "loss_unit_for"]
 
@@ -22,6 +22,9 @@ class LossUnit:
     """``forward(z, t)`` returns the loss as a float and keeps what ``backward`` needs;
     ``backward()`` returns ∂loss/∂z in a buffer of z's shape."""
 
+    def check(self, t: np.ndarray) -> None:
+        """Raise InvalidBatch for targets the eager loss refuses (before anything is drawn)."""
+
     def forward(self, z: np.ndarray, t: np.ndarray) -> float:
         raise NotImplementedError
 
@@ -29,11 +32,12 @@ class LossUnit:
         raise NotImplementedError
 
 
-def _count_scale(reduction: str, count: int, dtype: np.dtype[Any]) -> np.ndarray:
-    """The cotangent of each sample's loss when the reduced loss has cotangent 1 (a 0-d array of
-    the loss's dtype, as the eager backward pass divides it)."""
-    one = np.ones((), dtype=dtype)
-    return one / count if reduction == "mean" else one
+def _count_scale(reduction: str, count: int, dtype: np.dtype[Any], seed: float) -> np.ndarray:
+    """The cotangent of each sample's loss when the reduced loss has cotangent ``seed`` (1, or
+    the factor a wrapping loss multiplies it by): a 0-d array of the loss's dtype, divided as
+    the eager backward pass divides it."""
+    start = np.asarray(seed, dtype=dtype)
+    return start / count if reduction == "mean" else start
 
 
 def _reduced(values: np.ndarray, reduction: str) -> float:
@@ -45,21 +49,26 @@ def _reduced(values: np.ndarray, reduction: str) -> float:
 class CrossEntropyUnit(LossUnit):
     """Softmax cross-entropy of logits (N, C) against class indices (N,)."""
 
-    def __init__(self, reduction: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+    def __init__(
+        self, reduction: str, shape: tuple[int, ...], dtype: np.dtype[Any], seed: float
+    ) -> None:
         rows = shape[0]
         self.reduction = reduction
         self.probabilities = np.empty(shape, dtype)
         self.losses = np.empty(rows, dtype)
         self.grad = np.empty(shape, dtype)
         self.rows = np.arange(rows)
-        self.scale = _count_scale(reduction, rows, dtype)
+        self.scale = _count_scale(reduction, rows, dtype, seed)
         self.labels: np.ndarray = np.zeros(rows, np.intp)
         self.fused = False
 
+    def check(self, t: np.ndarray) -> None:
+        classes = self.probabilities.shape[1]
+        if t.min(initial=0) < 0 or t.max(initial=0) >= classes:
+            raise InvalidBatch("a class index out of range")
+
     def forward(self, z: np.ndarray, t: np.ndarray) -> float:
         self.labels = t.astype(np.intp, copy=False)
-        if self.labels.min(initial=0) < 0 or self.labels.max(initial=0) >= z.shape[1]:
-            raise Unsupported("a class index out of range (the eager loss says which)")
         fused = kernel("softmax_cross_entropy", z)
         self.fused = fused is not None
         if fused is not None:
@@ -90,12 +99,14 @@ class CrossEntropyUnit(LossUnit):
 class BCEWithLogitsUnit(LossUnit):
     """softplus(z) - z·t, with sigmoid(z) = e^(z - softplus(z)) for the gradient."""
 
-    def __init__(self, reduction: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+    def __init__(
+        self, reduction: str, shape: tuple[int, ...], dtype: np.dtype[Any], seed: float
+    ) -> None:
         self.reduction = reduction
         self.softplus = np.empty(shape, dtype)
         self.losses = np.empty(shape, dtype)
         self.grad = np.empty(shape, dtype)
-        self.scale = _count_scale(reduction, int(np.prod(shape)), dtype)
+        self.scale = _count_scale(reduction, int(np.prod(shape)), dtype, seed)
         self.z = self.t = np.empty(shape, dtype)  # the last forward's outputs and targets
 
     def forward(self, z: np.ndarray, t: np.ndarray) -> float:
@@ -116,12 +127,14 @@ class BCEWithLogitsUnit(LossUnit):
 class MSEUnit(LossUnit):
     """(z - t)², averaged over every element (or summed)."""
 
-    def __init__(self, reduction: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+    def __init__(
+        self, reduction: str, shape: tuple[int, ...], dtype: np.dtype[Any], seed: float
+    ) -> None:
         self.reduction = reduction
         self.diff = np.empty(shape, dtype)
         self.squares = np.empty(shape, dtype)
         self.grad = np.empty(shape, dtype)
-        self.scale = _count_scale(reduction, int(np.prod(shape)), dtype) * 2
+        self.scale = _count_scale(reduction, int(np.prod(shape)), dtype, seed) * 2
 
     def forward(self, z: np.ndarray, t: np.ndarray) -> float:
         np.subtract(z, t, out=self.diff)
@@ -136,11 +149,17 @@ class MSEUnit(LossUnit):
 
 
 def loss_unit_for(
-    loss_fn: Any, z_shape: tuple[int, ...], t: np.ndarray, dtype: np.dtype[Any]
+    loss_fn: Any, z_shape: tuple[int, ...], t: np.ndarray, dtype: np.dtype[Any], seed: float = 1.0
 ) -> tuple[LossUnit, np.ndarray]:
     """The unit for ``loss_fn`` on outputs of ``z_shape`` and targets ``t``, and the targets as
     the unit takes them (class indices, or values of the outputs' dtype). Raises Unsupported."""
     name = type(loss_fn).__name__
+    known = (losses.CrossEntropyLoss, losses.BCEWithLogitsLoss, losses.MSELoss)
+    if type(loss_fn) not in known:
+        raise Unsupported(
+            f"no compiled rule for the loss {getattr(loss_fn, '__name__', name)} (compiled: "
+            "nn.CrossEntropyLoss, nn.BCEWithLogitsLoss, nn.MSELoss)"
+        )
     reduction = getattr(loss_fn, "reduction", None)
     if reduction not in ("mean", "sum"):
         raise Unsupported(f"{name} with reduction={reduction!r} (only 'mean' and 'sum')")
@@ -153,11 +172,11 @@ def loss_unit_for(
                 f"CrossEntropyLoss of outputs {z_shape} and targets {t.shape} ({t.dtype}); "
                 "only class indices for a batch of logits"
             )
-        return CrossEntropyUnit(reduction, z_shape, dtype), t
+        return CrossEntropyUnit(reduction, z_shape, dtype, seed), t
     if type(loss_fn) in (losses.BCEWithLogitsLoss, losses.MSELoss) and plain:
         if t.shape != z_shape:
             raise Unsupported(f"{name} of outputs {z_shape} and targets {t.shape}")
         values = t if t.dtype == dtype else t.astype(dtype)
         maker = BCEWithLogitsUnit if type(loss_fn) is losses.BCEWithLogitsLoss else MSEUnit
-        return maker(reduction, z_shape, dtype), values
+        return maker(reduction, z_shape, dtype, seed), values
     raise Unsupported(f"no compiled rule for the loss {name}")

@@ -32,7 +32,7 @@ from ..optim.optimizer import Optimizer
 from ..optim.sgd import SGD
 from . import fused
 from .losses import LossUnit, loss_unit_for
-from .units import LinearUnit, TanhUnit, Unit, Unsupported, unit_for
+from .units import InvalidBatch, LinearUnit, TanhUnit, Unit, Unsupported, unit_for
 
 __all__ = ["CompileWarning", "CompiledStep", "compile"]
 
@@ -43,7 +43,9 @@ class CompileWarning(UserWarning):
     """A step that runs eagerly because the compiler has no rule for part of it."""
 
 
-def compile(model: Module, loss_fn: Any, optimizer: Optimizer) -> CompiledStep:  # noqa: A001
+def compile(  # noqa: A001 - the name users know from torch.compile
+    model: Module, loss_fn: Any, optimizer: Optimizer, *, warn: bool = True
+) -> CompiledStep:
     """A training step for ``model``, ``loss_fn`` and ``optimizer``: ``step(x, y)`` does the
     forward pass, the loss, the backward pass and the optimiser's update, as the eager loop
 
@@ -52,8 +54,8 @@ def compile(model: Module, loss_fn: Any, optimizer: Optimizer) -> CompiledStep: 
     does, and returns the loss as a float. Compiled for ``Sequential`` models of Linear, Tanh,
     ReLU, Sigmoid, LeakyReLU, Identity and Dropout layers with CrossEntropyLoss,
     BCEWithLogitsLoss or MSELoss (mean or sum); anything else runs eagerly with a
-    ``CompileWarning`` saying why."""
-    return CompiledStep(model, loss_fn, optimizer)
+    ``CompileWarning`` saying why (``warn=False``: silently; ``step.reason`` still says)."""
+    return CompiledStep(model, loss_fn, optimizer, warn=warn)
 
 
 class Plan:
@@ -75,14 +77,38 @@ class Plan:
         self.dtype = dtype
         self.training = model.training
         self.units: list[Unit] = []
+        # What the plan was read from, to see it change: every Sequential's list of layers,
+        # the settings a unit copied (dropout's p, a slope, the loss's reduction), the
+        # objects it holds (a layer's Parameters).
+        self.sequentials: list[tuple[Any, list[int], bool]] = []
+        self.same_objects: list[tuple[Any, str, Any]] = []
+        self.same_values: list[tuple[Any, str, Any]] = []
         shape = x_shape
-        for module, following in _chain(model):
+        for module, following in _chain(model, self.sequentials):
             unit = unit_for(module, following, shape, dtype)
             self.units.append(unit)
             shape = _output_shape(unit, shape)
+            for name in ("weight", "bias"):
+                if hasattr(module, name):
+                    self.same_objects.append((module, name, getattr(module, name)))
+            for name in ("p", "negative_slope", "training"):
+                if hasattr(module, name):
+                    self.same_values.append((module, name, getattr(module, name)))
         _share_bias_sums(self.units)
+        self.loss_fn = loss_fn
+        # A loss that wraps a standard one (scikit-learn's penalised objective) says how:
+        # scale · base(outputs, targets) + penalty(batch size), the penalty's gradient left
+        # to the optimiser.
+        base, self.scale, self.penalty = loss_fn, 1.0, None
+        parts = getattr(loss_fn, "compile_parts", None)
+        if parts is not None:
+            base, self.scale, self.penalty = parts()
+            self.same_values.append((loss_fn, "scale", self.scale))
+        for name in ("reduction", "label_smoothing"):
+            if hasattr(base, name):
+                self.same_values.append((base, name, getattr(base, name)))
         self.loss_unit: LossUnit
-        self.loss_unit, _ = loss_unit_for(loss_fn, shape, target, dtype)
+        self.loss_unit, _ = loss_unit_for(base, shape, target, dtype, self.scale)
         self.input_buffer = np.empty(x_shape, dtype)
         owned = [p for unit in self.units for p in unit.parameters]
         if {id(p) for p in owned} != {id(p) for p in self.parameters} or len(owned) != len(
@@ -110,7 +136,8 @@ class Plan:
         by_id = {id(p): tensor for p, tensor in self.grads}
         self.sgd_order = [p for p in self.parameters if id(p) in by_id]
         self.flat_params = tuple(flat(p.data) for p in self.sgd_order)
-        self.flat_grads = tuple(flat(by_id[id(p)].data) for p in self.sgd_order)
+        self.sgd_grads = [by_id[id(p)] for p in self.sgd_order]
+        self.flat_grads = tuple(flat(tensor.data) for tensor in self.sgd_grads)
         if len(self.sgd_order) != len(self.parameters):
             self.sgd_order = []  # a frozen parameter: SGD.step, which skips it
 
@@ -126,28 +153,39 @@ class Plan:
             return False
         if not all(map(operator.is_, params, self.sgd_order)):
             return False
+        if not all(p.grad is tensor for p, tensor in zip(self.sgd_order, self.sgd_grads)):
+            return False  # a gradient replaced since the backward pass: SGD.step reads it
         if not fused.sgd(self.flat_params, self.flat_grads, group["lr"]):
             return False
         for p in self.sgd_order:
             p._mark_modified()
         return True
 
-    def valid(self, model: Module) -> bool:
-        """The parameters are the arrays the plan was made for, trainable as they were."""
+    def valid(self, model: Module, loss_fn: Any) -> bool:
+        """Nothing the plan was read from has changed: the layers, their settings and
+        Parameters, the parameters' arrays and whether they train, the loss."""
         return (
-            all(
+            model.training is self.training
+            and loss_fn is self.loss_fn
+            and all(
                 p.data is data and p.requires_grad is trainable
                 for p, data, trainable in zip(self.parameters, self.datas, self.trainable)
             )
-            and model.training is self.training
+            and all(
+                sequential.fuse is fuse and list(map(id, sequential.layers)) == ids
+                for sequential, ids, fuse in self.sequentials
+            )
+            and all(getattr(o, name) is value for o, name, value in self.same_objects)
+            and all(getattr(o, name) == value for o, name, value in self.same_values)
         )
 
     def run(
-        self, x: np.ndarray, t: np.ndarray, guard: Callable[[float], None] | None, fresh: bool
+        self, x: np.ndarray, t: np.ndarray, guard: Callable[[float], None] | None
     ) -> tuple[float, np.ndarray]:
         """Forward, loss (seen by ``guard`` before anything is differentiated) and backward
-        into the parameters' ``.grad``: replacing them when ``fresh`` (a whole step, which
-        zeroes them first), else added to what is there, as backward() does."""
+        into the parameters' ``.grad``, added to what is there as backward() does. Returns
+        the loss and the outputs (the plan's buffer: read it before the next call)."""
+        self.loss_unit.check(t)
         if x.dtype != self.dtype:
             self.input_buffer[...] = x
             x = self.input_buffer
@@ -155,13 +193,12 @@ class Plan:
         for unit in self.units:
             value = unit.forward(value)
         loss = self.loss_unit.forward(value, t)
+        if self.penalty is not None:
+            loss = float(self.dtype.type(loss) * self.dtype.type(self.scale))
+            loss += self.penalty(len(t))
         if guard is not None:
             guard(loss)
-        held = (
-            []
-            if fresh
-            else [(p, p.grad, p.grad.data.copy()) for p, _ in self.grads if p.grad is not None]
-        )
+        held = [(p, p.grad, p.grad.data.copy()) for p, _ in self.grads if p.grad is not None]
         g: Any = self.loss_unit.backward()
         for unit, needs_input in self.backward_order:
             g = unit.backward(g, needs_input)
@@ -180,28 +217,34 @@ def _share_bias_sums(units: list[Unit]) -> None:
     """A Tanh right above a Linear sums δ into the Linear's bias gradient as it computes δ:
     one pass less."""
     for below, above in zip(units, units[1:]):
-        if isinstance(below, LinearUnit) and isinstance(above, TanhUnit) and below.sum_bias:
+        if (
+            isinstance(below, LinearUnit)
+            and not below.relu  # a fused ReLU's δ is masked after the Tanh's gradient
+            and isinstance(above, TanhUnit)
+            and below.sum_bias
+        ):
             above.sums = below.grad_bias
             below.sum_bias = False
 
 
-def _chain(model: Module) -> Iterator[tuple[Module, Module | None]]:
-    """The layers of a Sequential in order (nested ones opened), each with the layer after it
-    in the same Sequential when that Sequential fuses Linear + ReLU; the fused ReLU is skipped.
-    """
-    if type(model) is not layers.Sequential or not layers._runs_own_forward(
-        model, layers.Sequential
-    ):
-        raise Unsupported(
-            f"{type(model).__name__} is not an nn.Sequential: its forward is Python code the "
-            "compiler does not trace"
-        )
+def _chain(
+    model: Module, seen: list[tuple[Any, list[int], bool]]
+) -> Iterator[tuple[Module, Module | None]]:
+    """The layers of a Sequential in order (nested ones opened, each noted in ``seen``), each
+    with the layer after it in the same Sequential when that Sequential fuses Linear + ReLU;
+    the fused ReLU is skipped. A model that is one layer is a chain of one."""
+    if type(model) is not layers.Sequential:
+        yield model, None
+        return
+    if not layers._runs_own_forward(model, layers.Sequential):
+        raise Unsupported("a Sequential whose forward is replaced")
+    seen.append((model, list(map(id, model.layers)), model.fuse))
     modules = model.layers
     position = 0
     while position < len(modules):
         module = modules[position]
         if type(module) is layers.Sequential:
-            yield from _chain(module)
+            yield from _chain(module, seen)
             position += 1
             continue
         following = modules[position + 1] if model.fuse and position + 1 < len(modules) else None
@@ -224,8 +267,11 @@ def _output_shape(unit: Unit, shape: tuple[int, ...]) -> tuple[int, ...]:
 class CompiledStep:
     """A training step compiled per input signature; see ``compile``."""
 
-    def __init__(self, model: Module, loss_fn: Any, optimizer: Optimizer | None) -> None:
+    def __init__(
+        self, model: Module, loss_fn: Any, optimizer: Optimizer | None, *, warn: bool = True
+    ) -> None:
         self.model = model
+        self.warn = warn
         self.loss_fn = loss_fn
         self.optimizer = optimizer
         self.reason = ""
@@ -239,22 +285,19 @@ class CompiledStep:
         optimizer = self.optimizer
         if optimizer is None:
             raise TypeError("this compiled step has no optimizer: use forward_backward")
-        plan, inputs, targets = self._find(x, y)
-        if plan is None:
-            optimizer.zero_grad()
-            loss, _ = self._eager(self.reason, x, y, None)
-            optimizer.step()
-            return loss
-        try:
-            loss, _ = plan.run(inputs, targets, None, fresh=True)
-        except Unsupported as why:
-            optimizer.zero_grad()
-            loss, _ = self._eager(str(why), x, y, None)
-            optimizer.step()
-            return loss
-        if not plan.plain_sgd_step(optimizer):
-            optimizer.step()
+        optimizer.zero_grad()
+        loss, _ = self._forward_backward(x, y, None)
+        self.update()
         return loss
+
+    def update(self) -> None:
+        """The optimiser's update after ``forward_backward``: plain SGD as one fused loop over
+        the last plan's parameters, any other optimiser (or an eager batch) by its own step."""
+        optimizer = self.optimizer
+        assert optimizer is not None, "this compiled step has no optimizer"
+        last = self._last
+        if not (last and not self.reason and last[0].plain_sgd_step(optimizer)):
+            optimizer.step()
 
     @property
     def compiled(self) -> bool:
@@ -268,12 +311,22 @@ class CompiledStep:
         parameters' ``.grad`` (added to what is there): what ``loss_fn(model(x), y).backward()``
         leaves, compiled when the compiler has the rules. ``guard`` sees the loss before the
         backward pass."""
+        loss, outputs = self._forward_backward(x, y, guard)
+        return loss, outputs.copy()
+
+    def _forward_backward(
+        self, x: Any, y: Any, guard: Callable[[float], None] | None
+    ) -> tuple[float, np.ndarray]:
         plan, inputs, targets = self._find(x, y)
         if plan is None:
             return self._eager(self.reason, x, y, guard)
         try:
-            return plan.run(inputs, targets, guard, fresh=False)
+            return plan.run(inputs, targets, guard)
+        except InvalidBatch as why:
+            self._last = ()
+            return self._eager(str(why), x, y, guard, warn=False)
         except Unsupported as why:
+            self._last = ()
             return self._eager(str(why), x, y, guard)
 
     def _find(self, x: Any, y: Any) -> tuple[Plan | None, np.ndarray, np.ndarray]:
@@ -281,7 +334,7 @@ class CompiledStep:
         (and ``reason`` set) when the step must run eagerly."""
         inputs = x.data if isinstance(x, Tensor) else np.asarray(x)
         targets = y.data if isinstance(y, Tensor) else np.asarray(y)
-        model = self.model
+        model, loss_fn = self.model, self.loss_fn
         last = self._last
         if (
             last
@@ -289,24 +342,16 @@ class CompiledStep:
             and last[2] == targets.shape
             and last[3] is inputs.dtype
             and last[4] is targets.dtype
-            and last[0].valid(model)
+            and last[0].valid(model, loss_fn)
         ):
             plan: Plan | str | None = last[0]
         else:
-            key = (
-                inputs.shape,
-                inputs.dtype,
-                targets.shape,
-                targets.dtype,
-                model.training,
-                getattr(model, "fuse", None),
-                tuple(map(id, getattr(model, "layers", ()))),
-            )
+            key = (inputs.shape, inputs.dtype, targets.shape, targets.dtype, model.training)
             plan = self._plans.get(key)
-            if isinstance(plan, Plan) and not plan.valid(model):
+            if isinstance(plan, Plan) and not plan.valid(model, loss_fn):
                 plan = None
             if plan is None:
-                plan = self._plan(key, inputs, targets)
+                plan = self._plan(key, inputs, targets)  # a refusal is kept: eager stays right
             if isinstance(plan, str):
                 self._last = ()
                 self.reason = plan
@@ -331,10 +376,15 @@ class CompiledStep:
         return plan
 
     def _eager(
-        self, reason: str, x: Any, y: Any, guard: Callable[[float], None] | None
+        self,
+        reason: str,
+        x: Any,
+        y: Any,
+        guard: Callable[[float], None] | None,
+        warn: bool = True,
     ) -> tuple[float, np.ndarray]:
         self.reason = reason
-        if reason not in self._warned:
+        if warn and self.warn and reason not in self._warned:
             self._warned.add(reason)
             warnings.warn(
                 f"cr.compile: {reason}; this step runs eagerly", CompileWarning, stacklevel=4

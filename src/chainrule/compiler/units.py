@@ -21,11 +21,16 @@ from ..engine.random import resolve_rng
 from ..nn import layers
 from . import fused
 
-__all__ = ["Unit", "Unsupported", "unit_for"]
+__all__ = ["InvalidBatch", "Unit", "Unsupported", "unit_for"]
 
 
 class Unsupported(Exception):
     """A model, loss or optimiser the compiler has no rule for; the message says which."""
+
+
+class InvalidBatch(Unsupported):
+    """A batch the eager step refuses (a class index out of range): it runs eagerly, which
+    raises the error that names the problem, without a CompileWarning."""
 
 
 class Unit:
@@ -281,4 +286,10 @@ def unit_for(module: Any, following: Any, shape: tuple[int, ...], dtype: np.dtyp
         if not module.training or module.p == 0:
             return IdentityUnit()
         return DropoutUnit(module, shape, dtype)
-    raise Unsupported(f"no compiled rule for the layer {name}")
+    if type(module).__module__.startswith("chainrule."):
+        raise Unsupported(f"no compiled rule for the layer {name}")
+    raise Unsupported(
+        f"{name} is a Module of its own: its forward is Python code the compiler does not "
+        "trace (it compiles an nn.Sequential of Linear, Tanh, ReLU, Sigmoid, LeakyReLU, "
+        "Identity and Dropout)"
+    )

@@ -84,11 +84,20 @@ class _PenalisedLoss:
         if self.scale != 1.0:
             value = value * self.scale
         if self.alpha:
-            batch = len(targets)
-            self.decay_group["weight_decay"] = self.alpha / batch
-            squares = sum(float(np.vdot(weight.data, weight.data)) for weight in self.weights)
-            value = value + 0.5 * self.alpha * squares / batch
+            value = value + self.penalty(len(targets))
         return value
+
+    def penalty(self, batch: int) -> float:
+        """(alpha / 2) Σ W² / batch, with the weight decay of its gradient set for this batch."""
+        if not self.alpha:
+            return 0.0
+        self.decay_group["weight_decay"] = self.alpha / batch
+        squares = sum(float(np.vdot(weight.data, weight.data)) for weight in self.weights)
+        return 0.5 * self.alpha * squares / batch
+
+    def compile_parts(self) -> tuple[nn.Module, float, Any]:
+        """For ``cr.compile``: the loss is scale · loss + penalty(batch size)."""
+        return self.loss, self.scale, self.penalty
 
 
 class _EpochEnd(Callback):
@@ -136,6 +145,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         dtype: str = "float32",
+        compile: bool = True,  # noqa: A002 - fit's switch, under its name
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -158,6 +168,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.dtype = dtype
+        self.compile = compile
 
     # ------------------------------------------------------------------ settings
     def _hidden_sizes(self) -> list[int]:
@@ -194,6 +205,8 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
             )
         if self.dtype not in _DTYPES:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if not isinstance(self.compile, (bool, np.bool_)):
+            raise TypeError(f"compile must be True or False, got {self.compile!r}")
         batch = self.batch_size
         if batch != "auto" and (
             isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 1
@@ -381,6 +394,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
             epochs=epochs,
             callbacks=[monitor],
             progress=False,
+            compile=bool(self.compile),
         )
         if validation is not None and monitor.best_state is not None:
             # Early stopping keeps the network of the best validation score, as scikit-learn.
@@ -486,6 +500,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):  # type: ignore[misc]
     dtype : {'float32', 'float64'}, default='float32'
         Dtype of the network's parameters and computations. Probabilities are returned as
         float64 either way.
+    compile : bool, default=True
+        Train with the compiled step (``cr.compile``); False trains eagerly, the same numbers
+        to float32 rounding.
 
     Attributes
     ----------

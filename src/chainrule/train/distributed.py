@@ -36,7 +36,7 @@ from ..engine import random as _random
 from ..engine.tensor import Tensor
 from ..nn.module import Module
 from ..optim.optimizer import Optimizer
-from .step import BatchResult, forward_backward
+from .step import BatchResult, count_correct, forward_backward
 
 __all__ = [
     "INSTALL_HINT",
@@ -197,6 +197,8 @@ class DataParallel:
         self.rank = int(self.comm.Get_rank())
         self.world_size = int(self.comm.Get_size())
         self.model, self.optimizer = model, optimizer
+        # fit's compiled step (cr.compile) for this rank's shard, or None for the eager one
+        self.compiled: Any = None
         if self.world_size > 1:
             _install_abort_hook(self.comm)
         named = list(model.named_parameters())
@@ -367,8 +369,12 @@ class DataParallel:
         inputs, targets = self.shard(inputs, targets)
         value, correct = 0.0, 0
         if len(inputs):
-            local = forward_backward(self.model, loss_fn, inputs, targets, threshold)
-            value, correct = local.loss, local.correct
+            if self.compiled is None:
+                local = forward_backward(self.model, loss_fn, inputs, targets, threshold)
+                value, correct = local.loss, local.correct
+            else:
+                value, outputs = self.compiled.forward_backward(inputs, targets)
+                correct = count_correct(outputs, targets.data, threshold)
         # A summed loss adds up over the shards; a mean one is weighted by the shares.
         weight = 1.0 if getattr(loss_fn, "reduction", "mean") == "sum" else float(self._weight or 0)
         totals = self.allreduce_gradients(weight, (value * weight, correct))

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..compiler import CompiledStep
 from ..data.loader import DataLoader, TensorDataset
 from ..engine.graph import no_grad
 from ..engine.kernels import small_run
@@ -28,7 +29,7 @@ from .callbacks import (
 )
 from .checkpoint import load_checkpoint
 from .history import History, TrainingDiverged, TrainingState
-from .step import BatchResult, _correct, _threshold, forward_backward
+from .step import BatchResult, _correct, _threshold, count_correct, forward_backward
 
 
 def _as_loader(data: Any, batch_size: int, shuffle: bool) -> DataLoader:
@@ -112,6 +113,7 @@ def fit(
     max_norm: float | None = None,
     distributed: bool = False,
     accuracy: bool = True,
+    compile: bool = True,  # noqa: A002 - the switch's name in the API, as in torch.compile
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_data`` and return the ``History``.
 
@@ -134,6 +136,10 @@ def fit(
 
     ``accuracy=False`` records no accuracy (the History's accuracy lists stay empty and the
     progress bar shows the validation loss): for regression, whose targets are not classes.
+
+    Each batch runs as a compiled step (``cr.compile``: the same numbers, without building a
+    graph per batch) when the model, loss and layers have compiled rules, else eagerly with a
+    ``CompileWarning`` saying why; ``compile=False`` runs every batch eagerly.
 
     Raises
     ------
@@ -158,11 +164,13 @@ def fit(
         callback.on_fit_begin(state)
     threshold = _threshold(loss_fn)
     guard = _divergence_guard(state, divergence_factor)
-    step = (
-        _local_step(model, optimizer, loss_fn, threshold, guard)
-        if parallel is None
-        else _parallel_step(parallel, optimizer, loss_fn, threshold, guard)
-    )
+    compiled = CompiledStep(model, loss_fn, optimizer) if compile else None
+    if parallel is None:
+        step = _local_step(model, optimizer, loss_fn, threshold, guard, compiled)
+    else:
+        parallel.compiled = compiled
+        step = _parallel_step(parallel, optimizer, loss_fn, threshold, guard)
+    update = compiled.update if compiled is not None else optimizer.step
 
     def evaluate_epoch() -> tuple[float, float] | None:
         return None if val_data is None else evaluate(model, loss_fn, val_data)
@@ -173,7 +181,7 @@ def fit(
         # The whole run's length, resumed or not: a resumed run computes with the same loops
         # as it began with, so that it ends bit for bit where an uninterrupted one does.
         with small_run(run_updates(model, epochs * len(loader))):
-            _epochs(state, epochs, loader, step, evaluate_epoch, scheduler, bar)
+            _epochs(state, epochs, loader, (step, update), evaluate_epoch, scheduler, bar)
     finally:
         if bar is not None:
             bar.close()
@@ -253,14 +261,22 @@ Guard = Callable[[float], None]
 
 
 def _local_step(
-    model: Module, optimizer: Optimizer, loss_fn: Any, threshold: float, guard: Guard
+    model: Module,
+    optimizer: Optimizer,
+    loss_fn: Any,
+    threshold: float,
+    guard: Guard,
+    compiled: CompiledStep | None,
 ) -> Step:
-    """The plain executor: the whole batch's forward and backward in this process; the guard
-    sees the loss before the backward pass."""
+    """The plain executor: the whole batch's forward and backward in this process, compiled
+    or eager; the guard sees the loss before the backward pass."""
 
     def step(inputs: Tensor, targets: Tensor) -> BatchResult:
         optimizer.zero_grad()
-        return forward_backward(model, loss_fn, inputs, targets, threshold, guard)
+        if compiled is None:
+            return forward_backward(model, loss_fn, inputs, targets, threshold, guard)
+        loss, outputs = compiled.forward_backward(inputs, targets, guard)
+        return BatchResult(loss, count_correct(outputs, targets.data, threshold), len(inputs))
 
     return step
 
@@ -285,7 +301,7 @@ def _epochs(
     state: TrainingState,
     epochs: int,
     loader: DataLoader,
-    step: Step,
+    step: tuple[Step, Callable[[], None]],
     evaluate_epoch: Callable[[], tuple[float, float] | None],
     scheduler: Any,
     bar: Any,
@@ -316,15 +332,16 @@ def _epochs(
 
 
 def _train_epoch(
-    state: TrainingState, loader: DataLoader, step: Step, bar: Any
+    state: TrainingState, loader: DataLoader, step: tuple[Step, Callable[[], None]], bar: Any
 ) -> tuple[float, float]:
     """One pass over ``loader``: per batch a step (guarded against divergence), the optimiser's
-    update and the batch callbacks. Returns the epoch's mean loss and accuracy."""
+    update (``update``: the optimiser's step, fused for plain SGD when compiled) and the batch
+    callbacks. Returns the epoch's mean loss and accuracy."""
     total_loss, correct, count = 0.0, 0, 0
-    optimizer = state.optimizer
+    forward_backward, update = step
     for state.batch, (inputs, targets) in enumerate(loader, start=1):
-        result = step(inputs, targets)
-        optimizer.step()
+        result = forward_backward(inputs, targets)
+        update()
         state.loss = result.loss
         total_loss += result.loss * result.size
         correct += result.correct

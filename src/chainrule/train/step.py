@@ -51,7 +51,11 @@ def _threshold(loss_fn: Any) -> float:
 
 def _correct(outputs: Tensor, targets: Tensor, threshold: float = 0.0) -> int:
     """How many predictions match (argmax for several outputs, a threshold for one)."""
-    scores, labels = outputs.data, targets.data
+    return count_correct(outputs.data, targets.data, threshold)
+
+
+def count_correct(scores: Any, labels: Any, threshold: float = 0.0) -> int:
+    """``_correct`` on arrays: how many rows of ``scores`` predict their row of ``labels``."""
     if scores.ndim == 2 and scores.shape[1] > 1:
         if labels.ndim == 2:
             labels = labels.argmax(axis=1)
