@@ -85,6 +85,21 @@ class Chainrule(Contestant):
         return float((scores.argmax(axis=1) == self.y_test).mean())
 
 
+class ChainruleCompiled(Chainrule):
+    """The same model, loss and optimiser, each batch through ``cr.compile``."""
+
+    name = "chainrule compiled"
+
+    def __init__(self, X, y, X_test, y_test) -> None:
+        super().__init__(X, y, X_test, y_test)
+        self.step = self.cr.compile(self.model, self.loss, self.optimizer)
+
+    def epoch(self) -> None:
+        step = self.step
+        for inputs, targets in self.loader:
+            step(inputs, targets)
+
+
 class ByHand(Contestant):
     """The same training written out by hand: NumPy's GEMMs, chainrule's compiled passes (bias
     with ReLU, ReLU's backward, softmax cross-entropy, Adam), the activations, gradients and
@@ -313,6 +328,7 @@ class Sklearn(Contestant):
 # name -> (module that must be importable, maker taking X, y, X_test, y_test), in table order.
 MAKERS: dict[str, tuple[str, Callable[..., Contestant]]] = {
     "chainrule": ("chainrule", Chainrule),
+    "chainrule compiled": ("chainrule", ChainruleCompiled),
     "pytorch eager": ("torch", functools.partial(Torch, fused=False)),
     "pytorch eager fused adam": ("torch", functools.partial(Torch, fused=True)),
     "jax jit": ("jax", Jax),
