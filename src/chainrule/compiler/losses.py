@@ -150,21 +150,20 @@ class MSEUnit(LossUnit):
 
 def loss_unit_for(
     loss_fn: Any, z_shape: tuple[int, ...], t: np.ndarray, dtype: np.dtype[Any], seed: float = 1.0
-) -> tuple[LossUnit, np.ndarray]:
-    """The unit for ``loss_fn`` on outputs of ``z_shape`` and targets ``t``, and the targets as
-    the unit takes them (class indices, or values of the outputs' dtype). Raises Unsupported."""
+) -> LossUnit:
+    """The unit for ``loss_fn`` on outputs of ``z_shape`` and targets like ``t`` (whose cotangent
+    is ``seed``). Raises Unsupported."""
     name = type(loss_fn).__name__
     known = (losses.CrossEntropyLoss, losses.BCEWithLogitsLoss, losses.MSELoss)
-    if type(loss_fn) not in known:
+    if type(loss_fn) not in known or "forward" in vars(loss_fn):
         raise Unsupported(
             f"no compiled rule for the loss {getattr(loss_fn, '__name__', name)} (compiled: "
             "nn.CrossEntropyLoss, nn.BCEWithLogitsLoss, nn.MSELoss)"
         )
-    reduction = getattr(loss_fn, "reduction", None)
+    reduction = loss_fn.reduction
     if reduction not in ("mean", "sum"):
         raise Unsupported(f"{name} with reduction={reduction!r} (only 'mean' and 'sum')")
-    plain = "forward" not in vars(loss_fn)  # an exact class below, its forward not replaced
-    if type(loss_fn) is losses.CrossEntropyLoss and plain:
+    if type(loss_fn) is losses.CrossEntropyLoss:
         if loss_fn.label_smoothing:
             raise Unsupported("CrossEntropyLoss with label smoothing")
         if len(z_shape) != 2 or t.dtype.kind not in "iu" or t.shape != z_shape[:1]:
@@ -172,11 +171,8 @@ def loss_unit_for(
                 f"CrossEntropyLoss of outputs {z_shape} and targets {t.shape} ({t.dtype}); "
                 "only class indices for a batch of logits"
             )
-        return CrossEntropyUnit(reduction, z_shape, dtype, seed), t
-    if type(loss_fn) in (losses.BCEWithLogitsLoss, losses.MSELoss) and plain:
-        if t.shape != z_shape:
-            raise Unsupported(f"{name} of outputs {z_shape} and targets {t.shape}")
-        values = t if t.dtype == dtype else t.astype(dtype)
-        maker = BCEWithLogitsUnit if type(loss_fn) is losses.BCEWithLogitsLoss else MSEUnit
-        return maker(reduction, z_shape, dtype, seed), values
-    raise Unsupported(f"no compiled rule for the loss {name}")
+        return CrossEntropyUnit(reduction, z_shape, dtype, seed)
+    if t.shape != z_shape:
+        raise Unsupported(f"{name} of outputs {z_shape} and targets {t.shape}")
+    maker = BCEWithLogitsUnit if type(loss_fn) is losses.BCEWithLogitsLoss else MSEUnit
+    return maker(reduction, z_shape, dtype, seed)

@@ -107,8 +107,7 @@ class Plan:
         for name in ("reduction", "label_smoothing"):
             if hasattr(base, name):
                 self.same_values.append((base, name, getattr(base, name)))
-        self.loss_unit: LossUnit
-        self.loss_unit, _ = loss_unit_for(base, shape, target, dtype, self.scale)
+        self.loss_unit: LossUnit = loss_unit_for(base, shape, target, dtype, self.scale)
         self.input_buffer = np.empty(x_shape, dtype)
         owned = [p for unit in self.units for p in unit.parameters]
         if {id(p) for p in owned} != {id(p) for p in self.parameters} or len(owned) != len(

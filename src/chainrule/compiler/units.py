@@ -55,7 +55,7 @@ class LinearUnit(Unit):
 
     def __init__(self, layer: layers.Linear, shape: tuple[int, ...], relu: bool) -> None:
         weight = layer.weight.data
-        self.layer, self.relu = layer, relu
+        self.relu = relu
         self.weight = layer.weight
         self.bias = layer.bias
         self.parameters = (layer.weight,) if layer.bias is None else (layer.weight, layer.bias)

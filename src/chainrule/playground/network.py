@@ -141,51 +141,51 @@ class Network:
 
     def train_epoch(self, inputs: np.ndarray, targets: np.ndarray, settings: Settings) -> float:
         """One pass over the training points in minibatches of ``settings.batch``, in a new
-        order each epoch; returns the largest minibatch loss seen (for the divergence guard)."""
+        order each epoch; returns the largest minibatch loss seen (for the divergence guard),
+        or the first that is not finite (that minibatch is not differentiated)."""
         order = self.shuffle.permutation(len(inputs))
         worst = 0.0
         self.model.train()
-        if self.penalty(settings) is None:
-            return self._compiled_epoch(inputs, targets, order, settings)
+        # Without a penalty, the compiled step (eager, silently, for what it has no rule
+        # for: hinge losses, step and sign); the penalty is a graph of its own, so eager.
+        step = self._compiled_step() if self.penalty(settings) is None else None
         for start in range(0, len(order), settings.batch):
             chosen = order[start : start + settings.batch]
             self.optimizer.zero_grad()
-            loss = self.loss_fn(self.model(Tensor(inputs[chosen])), Tensor(targets[chosen]))
-            penalty = self.penalty(settings)
-            total = loss if penalty is None else loss + penalty
-            value = float(total.data)
-            if not math.isfinite(value):
-                return value
+            try:
+                value = self._minibatch(step, inputs[chosen], targets[chosen], settings)
+            except _NotFinite as stop:
+                return stop.value
             worst = max(worst, value)
-            total.backward()
-            self.optimizer.step()
             if settings.maxNorm > 0:
                 nn.max_norm_(self.model, settings.maxNorm)
         return worst
 
-    def _compiled_epoch(
-        self, inputs: np.ndarray, targets: np.ndarray, order: np.ndarray, settings: Settings
-    ) -> float:
-        """train_epoch without a penalty: each minibatch through the compiled step (the
-        eager one, silently, for what it has no rule for: hinge losses, step and sign)."""
+    def _compiled_step(self) -> CompiledStep:
         step = self._compiled
         if step is None or step.optimizer is not self.optimizer:
             step = self._compiled = CompiledStep(
                 self.model, self.loss_fn, self.optimizer, warn=False
             )
-        worst = 0.0
-        for start in range(0, len(order), settings.batch):
-            chosen = order[start : start + settings.batch]
-            self.optimizer.zero_grad()
-            try:
-                value, _ = step.forward_backward(inputs[chosen], targets[chosen], _finite)
-            except _NotFinite as stop:
-                return stop.value
-            worst = max(worst, value)
+        return step
+
+    def _minibatch(
+        self, step: CompiledStep | None, x: np.ndarray, t: np.ndarray, settings: Settings
+    ) -> float:
+        """Forward, loss (raising _NotFinite before any backward pass), backward, update."""
+        if step is not None:
+            value, _ = step.forward_backward(x, t, _finite)
             step.update()
-            if settings.maxNorm > 0:
-                nn.max_norm_(self.model, settings.maxNorm)
-        return worst
+            return value
+        total = self.loss_fn(self.model(Tensor(x)), Tensor(t))
+        penalty = self.penalty(settings)
+        if penalty is not None:
+            total = total + penalty
+        value = float(total.data)
+        _finite(value)
+        total.backward()
+        self.optimizer.step()
+        return value
 
     def loss(self, inputs: np.ndarray, targets: np.ndarray) -> float:
         """The mean data loss (no penalty) over the given points."""
