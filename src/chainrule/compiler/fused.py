@@ -85,21 +85,23 @@ def _build() -> None:
             for i in range(p.size):
                 p[i] -= step * g[i]
 
-    _loops = {
+    loops: dict[str, Callable[..., Any]] = {
         "sgd": jit(sgd),
         "outer": jit(outer),
         "bias_add": jit(bias_add),
         "colsum": jit(colsum),
         "tanh_backward": jit(tanh_backward),
     }
-    # Compile (or load from the cache) for float32 and float64 now, in this thread.
+    # Compile (or load from the cache) for float32 and float64 now, in this thread, and only
+    # then hand them out: a step never compiles a loop itself.
     for dtype in (np.float32, np.float64):
         a, b = np.zeros((2, 2), dtype), np.zeros(2, dtype)
-        _loops["bias_add"](a, b)
-        _loops["colsum"](a, b)
-        _loops["sgd"]((b, b.copy()), (b, b), np.ones(1, dtype))
-        _loops["outer"](a[:, :1], a[:1], a.copy())
-        _loops["tanh_backward"](a, a, a.copy(), b, True, np.ones(1, dtype))
+        loops["bias_add"](a, b)
+        loops["colsum"](a, b)
+        loops["sgd"]((b, b.copy()), (b, b), np.ones(1, dtype))
+        loops["outer"](a[:, :1], a[:1], a.copy())
+        loops["tanh_backward"](a, a, a.copy(), b, True, np.ones(1, dtype))
+    _loops = loops
 
 
 def _start() -> None:
