@@ -1,0 +1,59 @@
+"""Run a tutorial's source (a jupytext percent script) as a Jupyter notebook.
+
+The docs build and the test suite both execute tutorials through `execute`, so a page can never
+show code that the suite did not run the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+# Seconds one cell may take before the run is abandoned as hung.
+CELL_TIMEOUT = 300
+
+
+def read(source: Path) -> nbformat.NotebookNode:
+    """The notebook written in `source`, with the Python 3 kernel named in it."""
+    notebook = jupytext.read(source)
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return notebook
+
+
+def kernel_environment() -> dict[str, str]:
+    """The environment a tutorial runs in: this interpreter's scripts first on PATH (so shell
+    lines such as `!chainrule train` find the installed command) and a non-interactive plotting
+    backend that still shows figures inline."""
+    env = dict(os.environ)
+    scripts = str(Path(sys.executable).parent)
+    env["PATH"] = scripts + os.pathsep + env.get("PATH", "")
+    env.pop("MPLBACKEND", None)
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    return env
+
+
+def execute(source: Path, workdir: Path | None = None) -> nbformat.NotebookNode:
+    """Execute every cell of `source` in a fresh kernel, in `workdir` (a new temporary folder
+    when None, so a tutorial's files never land in the project), and return the notebook with
+    its outputs. A failing cell raises nbclient's CellExecutionError naming the cell."""
+    notebook = read(source)
+    with tempfile.TemporaryDirectory(prefix="chainrule-tutorial-") as scratch:
+        where = workdir if workdir is not None else Path(scratch)
+        client = NotebookClient(
+            notebook,
+            timeout=CELL_TIMEOUT,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(where)}},
+        )
+        client.execute(env=kernel_environment())
+    return notebook
