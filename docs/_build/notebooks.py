@@ -39,6 +39,10 @@ def kernel_environment() -> dict[str, str]:
     env["PATH"] = scripts + os.pathsep + env.get("PATH", "")
     env.pop("MPLBACKEND", None)
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # CI builds as root, which Open MPI refuses unless told (the MPI recipe runs mpirun).
+        env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
     return env
 
 

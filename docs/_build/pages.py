@@ -21,7 +21,9 @@ SECTIONS = ("tutorials", "recipes")
 
 def _notebooks_module():  # type: ignore[no-untyped-def]
     """docs/_build/notebooks.py, loaded by path (docs/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("chainrule_docs_notebooks", DOCS / "_build" / "notebooks.py")
+    spec = importlib.util.spec_from_file_location(
+        "chainrule_docs_notebooks", DOCS / "_build" / "notebooks.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -54,7 +56,10 @@ def build(section: str) -> None:
         with mkdocs_gen_files.open(f"{section}/{stem}.ipynb", "w") as download:
             nbformat.write(notebook, download)
         mkdocs_gen_files.set_edit_path(f"{section}/{stem}.md", f"{section}/{source.name}")
-        print(f"docs: ran {section}/{source.name} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        print(
+            f"docs: ran {section}/{source.name} in {time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
+        )
 
 
 for _section in SECTIONS:

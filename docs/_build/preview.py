@@ -1,5 +1,8 @@
 """Run one tutorial or recipe and write its page and figures to a folder, to look at them
-without building the whole site: python docs/_build/preview.py docs/tutorials/01-perceptron.py OUT"""
+without building the whole site:
+
+    python docs/_build/preview.py docs/tutorials/01-perceptron.py OUT
+"""
 
 from __future__ import annotations
 

@@ -54,6 +54,8 @@ def tree_to_network(
     dtype
         Of the parameters; float64 keeps the thresholds exactly as the tree has them.
 
+    Notes
+    -----
     The output has one score per class in the order of ``tree.classes_``. scikit-learn
     compares features in float32; for inputs that are float32 numbers (as all data a tree was
     fitted on is, after its own conversion) the step network's comparisons are exact.

@@ -11,7 +11,7 @@ from .optimizer import Optimizer, check_setting, gradient_with_decay, work_buffe
 
 
 class Adagrad(Optimizer):
-    r"""Adagrad (Duchi, Hazan & Singer, 2011), as in PyTorch. At step t = 1, 2, ...::
+    r"""Adagrad (Duchi, Hazan & Singer, 2011), as in PyTorch. At step t = 1, 2, ...:
 
         g ← g + weight_decay · w
         η_t = lr / (1 + (t - 1) · lr_decay)
@@ -27,6 +27,8 @@ class Adagrad(Optimizer):
     lr, lr_decay, weight_decay, initial_accumulator_value, eps
         Each >= 0, as PyTorch requires.
 
+    Notes
+    -----
     Every number must be a finite int, float or NumPy real scalar (not a bool or a string):
     TypeError for the wrong type, ValueError outside the range.
     """

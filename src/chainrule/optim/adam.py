@@ -22,7 +22,7 @@ from .optimizer import (
 
 
 class Adam(Optimizer):
-    r"""Adam (Kingma & Ba, 2015), as in PyTorch. At step t = 1, 2, ...::
+    r"""Adam (Kingma & Ba, 2015), as in PyTorch. At step t = 1, 2, ...:
 
     g ← g + weight_decay · w                     (L2; AdamW decouples it instead)
     m ← β1 · m + (1 - β1) · g
@@ -41,6 +41,8 @@ class Adam(Optimizer):
     amsgrad
         True or False.
 
+    Notes
+    -----
     Every number must be a finite int, float or NumPy real scalar (not a bool or a string):
     TypeError for the wrong type, ValueError outside the range.
     """

@@ -18,7 +18,7 @@ from .optimizer import (
 
 
 class RMSprop(Optimizer):
-    r"""RMSprop (Hinton, lecture 6e, 2012), as in PyTorch::
+    r"""RMSprop (Hinton, lecture 6e, 2012), as in PyTorch:
 
     g ← g + weight_decay · w
     v ← alpha · v + (1 - alpha) · g²
@@ -39,6 +39,8 @@ class RMSprop(Optimizer):
     centered
         True or False.
 
+    Notes
+    -----
     Every number must be a finite int, float or NumPy real scalar (not a bool or a string):
     TypeError for the wrong type, ValueError outside the range.
     """

@@ -23,7 +23,7 @@ class SGD(Optimizer):
     Settings after ``momentum`` are keyword-only (PyTorch's and this API's positional orders
     differ, so a positional call could silently mean something else).
 
-    For each parameter w with gradient g, as in PyTorch::
+    For each parameter w with gradient g, as in PyTorch:
 
         g ← g + weight_decay · w
         b ← momentum · b + (1 - dampening) · g      (b = g on the first step)
@@ -49,6 +49,8 @@ class SGD(Optimizer):
     dampening
         Dampening τ of the momentum, in [0, 1).
 
+    Notes
+    -----
     Every number must be a finite int, float or NumPy real scalar (not a bool or a string):
     TypeError for the wrong type, ValueError outside the range.
     """

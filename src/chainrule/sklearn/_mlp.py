@@ -662,9 +662,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):  # type: ignore[misc]
     one epoch. Scale the targets (and the features) to order 1, for instance with
     ``sklearn.compose.TransformedTargetRegressor``: the default learning rate assumes it.
 
-    Parameters
-    ----------
-    Those of ``MLPClassifier``; with ``early_stopping`` the validation score is R².
+    Its parameters are those of ``MLPClassifier``; with ``early_stopping`` the validation
+    score is R².
 
     Attributes
     ----------

@@ -1,6 +1,6 @@
 """Data-parallel training on MPI: K processes train one model, each on its share of every batch.
 
-Start K copies of a script (or of ``chainrule train``) with an MPI launcher::
+Start K copies of a script (or of ``chainrule train``) with an MPI launcher:
 
     mpirun -n 4 python train.py
     mpirun -n 4 chainrule train --data fashion-mnist
@@ -179,7 +179,7 @@ class DataParallel:
 
     Examples
     --------
-    Under ``mpirun -n K python script.py``, each rank runs::
+    Under ``mpirun -n K python script.py``, each rank runs:
 
         parallel = DataParallel(model, optimizer)
         for inputs, targets in loader:  # the same batches on every rank: seed the loader

@@ -173,6 +173,8 @@ def explain(
     max_elements
         Tensors with more elements are shown as their shape, min and max.
 
+    Notes
+    -----
     The δ shown is ∂output/∂node. Lectures that define the error signal with the opposite sign
     (δ = -∂E/∂z) show the same numbers negated.
     """
