@@ -44,7 +44,10 @@ def dropout(
     x: Any, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None
 ) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout),
-    so that the expected value is unchanged and evaluation needs no rescaling."""
+    so that the expected value is unchanged and evaluation needs no rescaling.
+
+    Gradient: ∂/∂x = g·mask/(1-p), the same mask as the forward pass (zero where dropped).
+    """
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     values = as_tensor(x)
@@ -57,7 +60,11 @@ def dropout(
 
 
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Squared error (input - target)², averaged over all elements by default (as PyTorch)."""
+    """Squared error (input - target)², averaged over all elements by default (as PyTorch).
+
+    Gradient: ∂/∂input = 2·(input - target)·g (divided by the number of elements for the
+    mean); ∂/∂target is its negative.
+    """
     _check_reduction(reduction, "mse_loss")
     prediction = as_tensor(input)
     expected = as_tensor(target, like=prediction)
@@ -72,7 +79,11 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
 def multi_margin_loss(
     input: Any, target: Any, margin: float = 1.0, reduction: str = "mean"
 ) -> Tensor:
-    """Multiclass SVM hinge, as PyTorch: Σ_{j≠y} max(0, margin - z_y + z_j) / C per sample."""
+    """Multiclass SVM hinge, as PyTorch: Σ_{j≠y} max(0, margin - z_y + z_j) / C per sample.
+
+    Gradient: for each j ≠ y whose margin is violated (margin - z_y + z_j > 0), ∂/∂z_j = g/C
+    and ∂/∂z_y = -g/C; zero elsewhere (divided by N for the mean).
+    """
     _check_reduction(reduction, "multi_margin_loss")
     logits = as_tensor(input)
     if logits.ndim != 2:

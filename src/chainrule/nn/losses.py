@@ -21,14 +21,21 @@ class _Loss(Module):
 
 
 class MSELoss(_Loss):
-    """Mean of squared errors (input - target)², as PyTorch (not halved)."""
+    """Mean of squared errors (input - target)², as PyTorch (not halved).
+
+    Gradient: ∂/∂input = 2·(input - target)/n for the mean over n elements (see ``mse_loss``).
+    """
 
     def forward(self, input: Any, target: Any) -> Tensor:
         return F.mse_loss(input, target, self.reduction)
 
 
 class CrossEntropyLoss(_Loss):
-    """Softmax cross-entropy of logits with class indices or class probabilities as targets."""
+    """Softmax cross-entropy of logits with class indices or class probabilities as targets.
+
+    Gradient: ∂/∂z = softmax(z) - q per sample, q the (smoothed) one-hot target, divided by N
+    for the mean (see ``functional.cross_entropy``).
+    """
 
     def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
         super().__init__(reduction)
@@ -42,14 +49,20 @@ class CrossEntropyLoss(_Loss):
 
 
 class BCELoss(_Loss):
-    """Binary cross-entropy of probabilities (after a sigmoid)."""
+    """Binary cross-entropy of probabilities (after a sigmoid).
+
+    Gradient: ∂/∂p = g·(p - t) / max(p·(1 - p), 1e-12).
+    """
 
     def forward(self, input: Any, target: Any) -> Tensor:
         return F.binary_cross_entropy(input, target, self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
-    """Binary cross-entropy of logits, with the sigmoid fused in for stability."""
+    """Binary cross-entropy of logits, with the sigmoid fused in for stability.
+
+    Gradient: ∂/∂z = g·(sigmoid(z) - t).
+    """
 
     def forward(self, input: Any, target: Any) -> Tensor:
         return F.binary_cross_entropy_with_logits(input, target, self.reduction)
@@ -60,6 +73,8 @@ class HingeLoss(_Loss):
 
     One SGD step on it with learning rate η for a misclassified sample is the perceptron update
     w += η·t·x.
+
+    Gradient: ∂/∂z = -g·t where z·t <= margin (the boundary counts as a mistake), else 0.
     """
 
     def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
@@ -74,7 +89,11 @@ class HingeLoss(_Loss):
 
 
 class MultiMarginLoss(_Loss):
-    """Multiclass SVM hinge: Σ_{j≠y} max(0, margin - z_y + z_j) / C per sample."""
+    """Multiclass SVM hinge: Σ_{j≠y} max(0, margin - z_y + z_j) / C per sample.
+
+    Gradient: +1/C for each class j that violates the margin and -1/C times their count for
+    the true class y (see ``functional.multi_margin_loss``).
+    """
 
     def __init__(self, margin: float = 1.0, reduction: str = "mean") -> None:
         super().__init__(reduction)
