@@ -17,6 +17,7 @@
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
 
 import chainrule as cr
 
@@ -45,6 +46,7 @@ import chainrule as cr
 # `requires_grad=True`: chainrule records every operation that uses them, so that the
 # derivative of $E$ can be traced back to each of them.
 
+
 # %%
 def number(value, grad=False):
     return cr.tensor(value, dtype=np.float64, requires_grad=grad)
@@ -72,7 +74,9 @@ a2 = cr.sigmoid(z2)
 v1a1, v2a2 = w["v1"] * a1, w["v2"] * a2
 z3 = v1a1 + v2a2
 y = cr.sigmoid(z3)
-E = 0.5 * (y - t) ** 2
+residual = y - t
+squared = residual**2
+E = 0.5 * squared
 
 for name, value in [("z1", z1), ("a1", a1), ("z2", z2), ("a2", a2), ("z3", z3), ("y", y)]:
     print(f"{name} = {value.item():+.6f}")
@@ -87,7 +91,11 @@ print(f"E  = {E.item():.6f}")
 # Define the error signal of a neuron as the derivative of the error with respect to its
 # weighted input, $\delta = \partial E / \partial z$. For the output neuron the chain rule gives
 #
-# $$\delta_3 = \frac{\partial E}{\partial y} \frac{\partial y}{\partial z_3} = (y - t) \, \sigma'(z_3), \quad \sigma'(z) = \sigma(z) \left( 1 - \sigma(z) \right).$$
+# $$\delta_3 = \frac{\partial E}{\partial y} \frac{\partial y}{\partial z_3} = (y-t) \sigma'(z_3),$$
+#
+# where the sigmoid's derivative is conveniently written with its own output:
+#
+# $$\sigma'(z) = \sigma(z) \left( 1 - \sigma(z) \right).$$
 #
 # The weight $v_j$ enters $E$ only through $z_3$, and $\partial z_3 / \partial v_j = a_j$, so
 #
@@ -105,6 +113,7 @@ print(f"E  = {E.item():.6f}")
 #
 # The same pattern holds for every weight in any layer: *delta of the receiving neuron times
 # the activation on the sending side*. Here it is in plain NumPy, from the forward values:
+
 
 # %%
 def dsigmoid(a):
@@ -156,13 +165,14 @@ for name, value in by_hand.items():
 
 # %%
 names = {
-    **w,
-    "z1": z1, "a1": a1, "z2": z2, "a2": a2, "z3": z3, "y": y, "E": E,
+    **w, "x1": x1, "x2": x2,
+    "z1": z1, "a1": a1, "z2": z2, "a2": a2, "z3": z3, "y": y,
+    "y-t": residual, "(y-t)^2": squared, "E": E,
     "w11*x1": w11x1, "w12*x2": w12x2, "w21*x1": w21x1, "w22*x2": w22x2,
     "v1*a1": v1a1, "v2*a2": v2a2,
 }  # fmt: skip
 explanation = cr.explain(E, names=names)
-explanation
+display(explanation)
 
 # %% [markdown]
 # The first rows go from $E$ down to $z_3$: the $\delta$ that reaches $y$ is $y - t$, and the
@@ -203,27 +213,30 @@ for name, hand in by_hand.items():
 # ## The whole picture
 #
 # The diagram puts the numbers on the network: the forward values $z$ and $a$ in each neuron,
-# the $\delta$ under it, and on each connection its weight and the gradient of $E$ with respect
-# to it. Every edge label is the $\delta$ at its right end times the activation at its left
-# end.
+# its $\delta$ in green next to it, and on each connection its weight and the gradient of $E$
+# with respect to it. Every edge's gradient is the $\delta$ at its right end times the
+# activation at its left end.
 
 # %%
-positions = {"x1": (0, 1), "x2": (0, -1), "h1": (1, 1), "h2": (1, -1), "out": (2, 0)}
-edges = [
-    ("x1", "h1", "w11"),
-    ("x2", "h1", "w12"),
-    ("x1", "h2", "w21"),
-    ("x2", "h2", "w22"),
-    ("h1", "out", "v1"),
-    ("h2", "out", "v2"),
-]
-label_at = {"w11": 0.22, "w12": 0.72, "w21": 0.28, "w22": 0.78, "v1": 0.5, "v2": 0.5}
+positions = {"x1": (0, 1), "x2": (0, -1), "h1": (3, 1), "h2": (3, -1), "out": (6, 0)}
+edges = {"w11": ("x1", "h1"), "w12": ("x2", "h1"), "w21": ("x1", "h2"), "w22": ("x2", "h2")}
+edges.update({"v1": ("h1", "out"), "v2": ("h2", "out")})
+# Where along each edge its label sits (the crossing edges get theirs near the inputs).
+label_at = {"w11": 0.5, "w12": 0.3, "w21": 0.3, "w22": 0.5, "v1": 0.5, "v2": 0.5}
+inside = {
+    "x1": f"$x_1$\n{x[0]:g}",
+    "x2": f"$x_2$\n{x[1]:g}",
+    "h1": f"z = {z1.item():.3f}\na = {a[0]:.3f}",
+    "h2": f"z = {z2.item():.3f}\na = {a[1]:.3f}",
+    "out": f"z = {z3.item():.3f}\ny = {out:.3f}",
+}
+delta_of = {"h1": (delta_hidden[0], 1), "h2": (delta_hidden[1], -1), "out": (delta3, -1)}
 
-fig, ax = plt.subplots(figsize=(9, 4.6))
-for start_node, end_node, weight in edges:
-    (xa, ya), (xb, yb) = positions[start_node], positions[end_node]
+fig, ax = plt.subplots(figsize=(9, 4.5))
+for weight, (tail, head) in edges.items():
+    (xa, ya), (xb, yb) = positions[tail], positions[head]
     gradient = w[weight].grad.item()
-    ax.plot([xa, xb], [ya, yb], color="tab:red" if gradient < 0 else "tab:blue", lw=1.5, zorder=1)
+    ax.plot([xa, xb], [ya, yb], color="tab:red" if gradient < 0 else "tab:blue", lw=2, zorder=1)
     s = label_at[weight]
     ax.text(
         xa + s * (xb - xa),
@@ -232,65 +245,76 @@ for start_node, end_node, weight in edges:
         ha="center",
         va="center",
         fontsize=8,
-        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9},
+        bbox={"facecolor": "white", "edgecolor": "lightgray", "alpha": 0.95},
         zorder=3,
     )
-text = {
-    "x1": f"$x_1$\n{x[0]:g}",
-    "x2": f"$x_2$\n{x[1]:g}",
-    "h1": f"z={z1.item():.3f}\na={a[0]:.3f}",
-    "h2": f"z={z2.item():.3f}\na={a[1]:.3f}",
-    "out": f"z={z3.item():.3f}\ny={out:.3f}",
-}
-deltas = {"h1": delta_hidden[0], "h2": delta_hidden[1], "out": delta3}
 for node, (px, py) in positions.items():
-    ax.add_patch(plt.Circle((px, py), 0.2, facecolor="lightyellow", edgecolor="black", zorder=2))
-    ax.text(px, py, text[node], ha="center", va="center", fontsize=8, zorder=4)
-    if node in deltas:
-        ax.text(px, py - 0.3, f"δ = {deltas[node]:+.4f}", ha="center", va="top", fontsize=9)
-ax.text(2, 0.3, f"t = {t:g}, E = {E.item():.4f}", ha="center", va="bottom", fontsize=9)
-ax.set_xlim(-0.35, 2.4)
-ax.set_ylim(-1.6, 1.4)
+    ax.add_patch(plt.Circle((px, py), 0.42, facecolor="lightyellow", edgecolor="black", zorder=2))
+    ax.text(px, py, inside[node], ha="center", va="center", fontsize=8, zorder=4)
+    if node in delta_of:
+        delta, side = delta_of[node]
+        ax.text(
+            px,
+            py + side * 0.5,
+            f"δ = {delta:+.4f}",
+            ha="center",
+            va="bottom" if side > 0 else "top",
+            fontsize=9,
+            color="darkgreen",
+        )
+ax.text(6, 0.5, f"t = {t:g}\nE = {E.item():.4f}", ha="center", va="bottom", fontsize=9)
+ax.set_xlim(-0.6, 6.8)
+ax.set_ylim(-1.9, 1.9)
 ax.set_aspect("equal")
 ax.axis("off")
-ax.set_title("Forward values, deltas and gradients (red: gradient < 0, blue: > 0)")
+ax.set_title("Forward values, deltas (green) and gradients (red edge: < 0, blue: > 0)")
 plt.show()
 
 # %% [markdown]
 # ## One step of gradient descent
 #
 # The gradient says how to change each weight to lower $E$ fastest. Gradient descent moves
-# every weight a small step against its gradient, $w \leftarrow w - \eta \, \partial E /
-# \partial w$. We take that step with the learning rate $\eta = 1$, under `cr.no_grad()` so
-# the update itself is not recorded, and compute the error again.
+# every weight a small step against its gradient:
+#
+# $$w \leftarrow w - \eta \, \frac{\partial E}{\partial w}.$$
+#
+# To first order, such a step changes the error by $-\eta$ times the sum of the squared
+# gradients, so it must lower $E$ when $\eta$ is small enough. We take the step for a few
+# learning rates $\eta$, under `cr.no_grad()` so that the update is not recorded, and compare
+# the predicted change with the actual one.
+
 
 # %%
 def error(weights):
-    """The forward pass again, as one function of the weights (for the new error)."""
+    """The forward pass again, as one function of the weights."""
     h1 = cr.sigmoid(weights["w11"] * x1 + weights["w12"] * x2)
     h2 = cr.sigmoid(weights["w21"] * x1 + weights["w22"] * x2)
     output = cr.sigmoid(weights["v1"] * h1 + weights["v2"] * h2)
     return 0.5 * (output - t) ** 2
 
 
-lr = 1.0
+squared_norm = sum(p.grad.item() ** 2 for p in w.values())
+print(f"E before the step: {E.item():.6f}")
+print(f"{'eta':>5} {'predicted change':>17} {'actual change':>14}")
 with cr.no_grad():
-    stepped = {name: p - lr * p.grad for name, p in w.items()}
-    print(f"E before the step: {E.item():.6f}")
-    print(f"E after the step:  {error(stepped).item():.6f}")
+    for lr in [0.1, 1.0, 10.0]:
+        stepped = {name: p - lr * p.grad for name, p in w.items()}
+        change = error(stepped).item() - E.item()
+        print(f"{lr:>5g} {-lr * squared_norm:>17.6f} {change:>14.6f}")
 
 # %% [markdown]
-# The error went down, as the first-order prediction says it should: to first order the change
-# is $-\eta \, \lVert \nabla E \rVert^2$. Repeating forward pass, backward pass and step is all
-# that training a network does; the rest of the series is about doing it faster and more
-# reliably.
+# Every step lowers the error. For a small step the first-order prediction is nearly exact;
+# the larger the step, the more the curvature of $E$ matters and the less the prediction
+# holds. How large a learning rate may be is the subject of
+# [learning rates](10-learning-rates.md). Repeating forward pass, backward pass and step is
+# all that training a network does.
 #
 # ## A note on signs
 #
-# Some lecture notes define the error signal with the opposite sign, $\delta = -\partial E /
-# \partial z$, so that the update reads $w \leftarrow w + \eta \, \delta \, x$. Nothing else
-# changes: the deltas in such notes are the numbers above, negated. `cr.explain` always shows
-# $\partial E / \partial(\text{node})$.
+# Some lecture notes define the error signal with the opposite sign,
+# $\delta = -\partial E / \partial z$, so that the update reads
+# $w \leftarrow w + \eta \, \delta \, x$. Nothing else changes: the deltas in such notes are
+# the numbers above, negated. `cr.explain` always shows $\partial E / \partial(\text{node})$.
 #
 # ## What to take away
 #

@@ -79,11 +79,13 @@ def numerical_grad(
     central = method == "central"
     gradients = []
     with no_grad():
+        # Forward differences share f(x): one evaluation per element, not two.
+        at_x = None if central else _scalar(evaluate(), "numerical_grad")
         for array in arrays:
             gradient = np.empty_like(array)
             for index in np.ndindex(array.shape):
                 gradient[index] = _difference(
-                    evaluate, array, index, step, "numerical_grad", central=central
+                    evaluate, array, index, step, "numerical_grad", central=central, at_x=at_x
                 )
             gradients.append(gradient)
     return gradients
@@ -97,18 +99,23 @@ def _difference(
     caller: str,
     *,
     central: bool = True,
+    at_x: float | None = None,
 ) -> float:
     """The finite difference of the scalar ``evaluate()`` in one element of ``array``, which
     ``evaluate`` reads: (f(x + h/2) - f(x - h/2)) / h when ``central``, else (f(x + h) - f(x)) / h,
-    with h = step * max(|x|, 1). The element is restored afterwards."""
+    with h = step * max(|x|, 1). The element is restored afterwards. ``at_x``, when given, is
+    f(x) already evaluated (forward differences need it once, not once per element)."""
     original = float(array[index])
     h = step * max(abs(original), 1.0)
     upper = original + (h / 2 if central else h)
     lower = original - h / 2 if central else original
     array[index] = upper
     f_upper = _scalar(evaluate(), caller)
-    array[index] = lower
-    f_lower = _scalar(evaluate(), caller)
+    if at_x is not None and not central:
+        f_lower = at_x
+    else:
+        array[index] = lower
+        f_lower = _scalar(evaluate(), caller)
     array[index] = original
     # Dividing by the step actually taken (upper - lower as stored in float64) removes the
     # representation error of x + h.

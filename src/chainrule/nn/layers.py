@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -112,7 +112,19 @@ class Sequential(Module):
                 position += 1
         return x
 
-    def __getitem__(self, index: int) -> Module:
+    @overload
+    def __getitem__(self, index: int) -> Module: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequential: ...
+
+    def __getitem__(self, index: int | slice) -> Module | Sequential:
+        """A layer, or for a slice a Sequential of those layers (the same Module objects, so
+        the parameters are shared), as in PyTorch: ``model[:2]`` runs the first two layers."""
+        if isinstance(index, slice):
+            part = Sequential(*self.layers[index])
+            part.fuse = self.fuse
+            return part
         return self.layers[index]
 
     def __len__(self) -> int:

@@ -45,7 +45,12 @@ def mlp(
     """A multilayer perceptron: Linear layers of the given widths with ``activation`` between
     them (and Dropout after each hidden activation when ``dropout`` > 0); the output is linear
     (logits), to be paired with a loss that takes logits. ``dtype`` is the parameters' (the
-    library default, float32, when None)."""
+    library default, float32, when None).
+
+    ``activation`` names one of ``ACTIVATIONS``: "relu", "tanh", "sigmoid", "leaky_relu",
+    "identity", "sign" or "step" (the last two have a zero gradient almost everywhere, so a
+    network built with them cannot be trained by gradient descent; they serve the lectures'
+    threshold units)."""
     if activation not in ACTIVATIONS:
         raise ValueError(
             f"mlp: unknown activation {activation!r}; choose from {', '.join(ACTIVATIONS)}"
