@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 # Seconds one cell may take before the run is abandoned as hung.
@@ -52,11 +53,17 @@ def execute(source: Path, workdir: Path | None = None) -> nbformat.NotebookNode:
     its outputs. A failing cell raises nbclient's CellExecutionError naming the cell."""
     notebook = read(source)
     with tempfile.TemporaryDirectory(prefix="chainrule-tutorial-") as scratch:
-        where = workdir if workdir is not None else Path(scratch)
+        where = workdir if workdir is not None else Path(scratch) / "work"
+        where.mkdir(exist_ok=True)
+        # The kernel talks over Unix sockets in the scratch folder: no TCP port open to other
+        # users of the machine, and nothing left behind.
+        manager = KernelManager(
+            kernel_name="python3", transport="ipc", ip=str(Path(scratch) / "kernel")
+        )
         client = NotebookClient(
             notebook,
+            km=manager,
             timeout=CELL_TIMEOUT,
-            kernel_name="python3",
             resources={"metadata": {"path": str(where)}},
         )
         client.execute(env=kernel_environment())
