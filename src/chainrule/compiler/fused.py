@@ -30,13 +30,38 @@ _lock = threading.Lock()
 _ONES = {np.dtype(t).char: np.ones(1, t) for t in (np.float32, np.float64)}
 
 
+# Numba's first start walks builtins.__dict__ once; IPython adds and removes builtins at every
+# cell boundary, so in Jupyter that walk can meet "dictionary changed size during iteration".
+# Numba runs the walk again on the next try, so the loader simply tries again.
+_ATTEMPTS = 5
+# Why the loops could not be built, when they could not (the NumPy twins then run: same
+# numbers, slower); None otherwise.
+load_failure: str | None = None
+
+
 def _build() -> None:
-    global _loops
+    """The loader thread: compile the loops, retrying a start that raced with IPython; on
+    failure the twins stay in use, without a traceback on the user's screen."""
+    global _loops, load_failure
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            _loops = _compile_loops()
+            return
+        except RuntimeError as error:
+            if "changed size during iteration" in str(error) and attempt < _ATTEMPTS:
+                continue
+            load_failure = f"{type(error).__name__}: {error}"
+        except Exception as error:  # any failure leaves the exact twins in use
+            load_failure = f"{type(error).__name__}: {error}"
+        _loops = {}
+        return
+
+
+def _compile_loops() -> dict[str, Callable[..., Any]]:
     try:
         import numba
     except ImportError:  # pragma: no cover - numba is a dependency
-        _loops = {}
-        return
+        return {}
     jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
     def bias_add(out: Any, bias: Any) -> None:
@@ -101,7 +126,7 @@ def _build() -> None:
         loops["sgd"]((b, b.copy()), (b, b), np.ones(1, dtype))
         loops["outer"](a[:, :1], a[:1], a.copy())
         loops["tanh_backward"](a, a, a.copy(), b, True, np.ones(1, dtype))
-    _loops = loops
+    return loops
 
 
 def _start() -> None:
@@ -113,11 +138,12 @@ def _start() -> None:
 
 
 def _loop(name: str) -> Callable[..., Any] | None:
-    """The compiled loop, or None while Numba is loading (or when NumPy's loops are chosen)."""
+    """The compiled loop, or None while Numba is loading (or when NumPy's loops are chosen,
+    in which case Numba is never started)."""
+    if get_kernels() == "numpy":
+        return None
     if _loops is None:
         _start()
-        return None
-    if get_kernels() == "numpy":
         return None
     return _loops.get(name)
 

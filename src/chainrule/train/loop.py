@@ -144,8 +144,9 @@ def fit(
     Raises
     ------
     TrainingDiverged
-        When the loss becomes NaN or infinite, or exceeds ``divergence_factor`` times its first
-        value; the message names the learning rate.
+        When the loss becomes NaN or infinite, or exceeds ``divergence_factor`` times
+        max(|first loss|, 1) (the floor of 1 keeps a first batch that is already fitted from
+        making noise look like divergence); the message names the learning rate.
     """
     _check_count("epochs", epochs)
     _check_count("batch_size", batch_size)
