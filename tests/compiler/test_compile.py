@@ -274,6 +274,8 @@ LOSSES = [
     pytest.param(lambda: nn.BCEWithLogitsLoss(reduction="sum"), id="bce-logits-sum"),
     pytest.param(lambda: nn.MSELoss(), id="mse-mean"),
     pytest.param(lambda: nn.MSELoss(reduction="sum"), id="mse-sum"),
+    pytest.param(lambda: nn.HingeLoss(), id="perceptron-criterion-mean"),
+    pytest.param(lambda: nn.HingeLoss(margin=1.0, reduction="sum"), id="hinge-margin-1-sum"),
 ]
 
 
@@ -862,7 +864,12 @@ FALLBACKS = {
         "ce",
         "label smoothing",
     ),
-    "hinge-loss": (mixed_model, nn.HingeLoss, "hinge", "HingeLoss"),
+    "bce-of-probabilities": (
+        lambda: nn.Sequential(linear(FEATURES, 8, 1), nn.Tanh(), linear(8, 3, 2), nn.Sigmoid()),
+        nn.BCELoss,
+        "bce",
+        "BCELoss",
+    ),
     "softmax-layer": (
         lambda: nn.Sequential(linear(FEATURES, 8, 1), nn.Softmax(), linear(8, 3, 2)),
         nn.MSELoss,
@@ -1262,3 +1269,23 @@ def test_dropout_stream_after_labels_out_of_range() -> None:
     np.testing.assert_allclose(losses, eager_losses, rtol=RTOL, atol=ATOL)
     for mine, theirs in zip(params, eager_params):
         np.testing.assert_allclose(mine, theirs, rtol=RTOL, atol=ATOL)
+
+
+def test_hinge_loss_refuses_targets_other_than_signs_as_eager_does_and_follows_its_margin() -> None:
+    model = mixed_model()
+    loss_fn = nn.HingeLoss()
+    step = cr.compile(model, loss_fn, optim.SGD(model.parameters(), lr=0.1))
+    ((x, y),) = make_batches("hinge", [16], 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # neither case is a reason to warn
+        with pytest.raises(ValueError, match="targets must be -1 or \\+1"):
+            step(x, (y > 0).astype(np.float32))  # 0/1 labels
+        first = step(x, y)
+        loss_fn.margin = 1.0  # a setting read by the plan: the next step sees it
+        second = step(x, y)
+    assert step.compiled
+    with cr.no_grad():
+        z = model(x).data
+    expected = float(np.mean(np.where(z * y <= 1.0, 1.0 - z * y, 0)))
+    assert second > first
+    assert step(x, y) == pytest.approx(expected, rel=1e-5)

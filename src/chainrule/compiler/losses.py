@@ -148,17 +148,59 @@ class MSEUnit(LossUnit):
         return self.grad
 
 
+class HingeUnit(LossUnit):
+    """max(0, margin - z·t) for t in {-1, +1} (margin 0: the perceptron criterion); the
+    boundary z·t = margin counts as a mistake, as in the eager loss."""
+
+    def __init__(
+        self,
+        reduction: str,
+        shape: tuple[int, ...],
+        dtype: np.dtype[Any],
+        seed: float,
+        margin: float,
+    ) -> None:
+        self.reduction = reduction
+        self.margin = margin
+        self.signs = np.empty(shape, dtype)
+        self.products = np.empty(shape, dtype)
+        self.active = np.empty(shape, bool)
+        self.losses = np.empty(shape, dtype)
+        self.grad = np.empty(shape, dtype)
+        self.scale = _count_scale(reduction, int(np.prod(shape)), dtype, seed)
+
+    def check(self, t: np.ndarray) -> None:
+        if not np.all((t == 1) | (t == -1)):
+            raise InvalidBatch("a target other than -1 or +1")
+
+    def forward(self, z: np.ndarray, t: np.ndarray) -> float:
+        np.copyto(self.signs, t, casting="unsafe")
+        np.multiply(z, self.signs, out=self.products)
+        np.less_equal(self.products, self.margin, out=self.active)
+        np.subtract(self.margin, self.products, out=self.losses)
+        self.losses[~self.active] = 0
+        if self.reduction == "mean":
+            return float(np.mean(self.losses))
+        return float(self.losses.sum())
+
+    def backward(self) -> np.ndarray:
+        np.negative(self.signs, out=self.grad)
+        self.grad[~self.active] = 0
+        np.multiply(self.scale, self.grad, out=self.grad)
+        return self.grad
+
+
 def loss_unit_for(
     loss_fn: Any, z_shape: tuple[int, ...], t: np.ndarray, dtype: np.dtype[Any], seed: float = 1.0
 ) -> LossUnit:
     """The unit for ``loss_fn`` on outputs of ``z_shape`` and targets like ``t`` (whose cotangent
     is ``seed``). Raises Unsupported."""
     name = type(loss_fn).__name__
-    known = (losses.CrossEntropyLoss, losses.BCEWithLogitsLoss, losses.MSELoss)
+    known = (losses.CrossEntropyLoss, losses.BCEWithLogitsLoss, losses.MSELoss, losses.HingeLoss)
     if type(loss_fn) not in known or "forward" in vars(loss_fn):
         raise Unsupported(
             f"no compiled rule for the loss {getattr(loss_fn, '__name__', name)} (compiled: "
-            "nn.CrossEntropyLoss, nn.BCEWithLogitsLoss, nn.MSELoss)"
+            "nn.CrossEntropyLoss, nn.BCEWithLogitsLoss, nn.MSELoss, nn.HingeLoss)"
         )
     reduction = loss_fn.reduction
     if reduction not in ("mean", "sum"):
@@ -174,5 +216,7 @@ def loss_unit_for(
         return CrossEntropyUnit(reduction, z_shape, dtype, seed)
     if t.shape != z_shape:
         raise Unsupported(f"{name} of outputs {z_shape} and targets {t.shape}")
+    if type(loss_fn) is losses.HingeLoss:
+        return HingeUnit(reduction, z_shape, dtype, seed, float(loss_fn.margin))
     maker = BCEWithLogitsUnit if type(loss_fn) is losses.BCEWithLogitsLoss else MSEUnit
     return maker(reduction, z_shape, dtype, seed)

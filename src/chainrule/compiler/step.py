@@ -104,7 +104,7 @@ class Plan:
         if parts is not None:
             base, self.scale, self.penalty = parts()
             self.same_values.append((loss_fn, "scale", self.scale))
-        for name in ("reduction", "label_smoothing"):
+        for name in ("reduction", "label_smoothing", "margin"):
             if hasattr(base, name):
                 self.same_values.append((base, name, getattr(base, name)))
         self.loss_unit: LossUnit = loss_unit_for(base, shape, target, dtype, self.scale)

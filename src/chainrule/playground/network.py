@@ -147,7 +147,7 @@ class Network:
         worst = 0.0
         self.model.train()
         # Without a penalty, the compiled step (eager, silently, for what it has no rule
-        # for: hinge losses, step and sign); the penalty is a graph of its own, so eager.
+        # for: the multiclass hinge, step and sign); the penalty is a graph of its own, so eager.
         step = self._compiled_step() if self.penalty(settings) is None else None
         for start in range(0, len(order), settings.batch):
             chosen = order[start : start + settings.batch]
