@@ -67,4 +67,25 @@ def execute(source: Path, workdir: Path | None = None) -> nbformat.NotebookNode:
             resources={"metadata": {"path": str(where)}},
         )
         client.execute(env=kernel_environment())
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = merged_streams(cell.outputs)
     return notebook
+
+
+def merged_streams(outputs: list[nbformat.NotebookNode]) -> list[nbformat.NotebookNode]:
+    """Consecutive pieces of the same stream as one output: a loop that prints between slow
+    steps arrives in several messages, which a page would show as separate blocks."""
+    merged: list[nbformat.NotebookNode] = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and output.get("output_type") == "stream"
+            and previous.get("output_type") == "stream"
+            and previous.get("name") == output.get("name")
+        ):
+            previous["text"] += output["text"]
+        else:
+            merged.append(output)
+    return merged
