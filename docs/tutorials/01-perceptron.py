@@ -253,10 +253,8 @@ print("autodiff dE/db:     ", layer.bias.grad.numpy())
 # The gradient is $-t \, \mathbf{x}$ and $-t$, so stepping against it adds $t \, \mathbf{x}$
 # and $t$. Now the whole training run: the same `Linear` layer, `optim.SGD` with
 # `lr=1.0`, one sample per step, the samples in their order. `fit` is the generic training
-# loop used for every network in this series. Two settings matter: `shuffle=False` visits
-# the samples in the order the perceptron does, and `compile=False` runs the steps eagerly
-# (the compiler has no rule for `HingeLoss` and would say so in a warning). `accuracy=False`
-# skips bookkeeping we do not need here.
+# loop used for every network in this series. `shuffle=False` visits the samples in the
+# order the perceptron does; `accuracy=False` skips bookkeeping we do not need here.
 
 # %%
 layer.zero_grad()
@@ -270,7 +268,6 @@ history_sgd = fit(
     shuffle=False,
     progress=False,
     accuracy=False,
-    compile=False,
 )
 print("SGD on the hinge loss: w =", np.round(layer.weight.numpy()[0], 6), "b =", layer.bias.item())
 print("perceptron rule:       w =", np.round(clf.coef_[0], 6), "b =", clf.intercept_[0])
