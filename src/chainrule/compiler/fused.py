@@ -14,6 +14,7 @@ compiled step's first call never waits for it.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -58,6 +59,9 @@ def _build() -> None:
 
 
 def _compile_loops() -> dict[str, Callable[..., Any]]:
+    # Numba colours its error messages with colorama, which writes a reset code at exit when
+    # stdout looks like a terminal (under mpirun it does): chainrule's output stays plain.
+    os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
     try:
         import numba
     except ImportError:  # pragma: no cover - numba is a dependency

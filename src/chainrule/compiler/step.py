@@ -383,15 +383,17 @@ class CompiledStep:
         warn: bool = True,
     ) -> tuple[float, np.ndarray]:
         self.reason = reason
-        if warn and self.warn and reason not in self._warned:
-            self._warned.add(reason)
-            warnings.warn(
-                f"cr.compile: {reason}; this step runs eagerly", CompileWarning, stacklevel=4
-            )
         outputs = self.model(x)
         loss = self.loss_fn(outputs, y)
         value = float(loss)
         if guard is not None:
             guard(value)
         loss.backward()
+        # Said only once the eager step worked: a batch the model refuses (a wrong shape) gets
+        # its own error alone, not a warning about the compiler first.
+        if warn and self.warn and reason not in self._warned:
+            self._warned.add(reason)
+            warnings.warn(
+                f"cr.compile: {reason}; this step runs eagerly", CompileWarning, stacklevel=4
+            )
         return value, np.asarray(outputs.data)

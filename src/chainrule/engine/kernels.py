@@ -20,6 +20,7 @@ while one epoch of the Fashion-MNIST network (1.1e8 updates) keeps the compiled 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -70,6 +71,9 @@ def small_run(updates: float) -> Iterator[None]:
 
 def _compile() -> dict[str, Callable[..., None]]:
     """Build the kernels with Numba; an empty dict when Numba cannot be used."""
+    # Numba colours its error messages with colorama, which writes a reset code at exit when
+    # stdout looks like a terminal (under mpirun it does): chainrule's output stays plain.
+    os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
     try:
         import numba
     except ImportError:  # pragma: no cover - numba is a dependency; this is the safety net

@@ -18,7 +18,10 @@ def _total(terms: list[Tensor]) -> Tensor:
 
 
 def l1_penalty(params: Iterable[Tensor]) -> Tensor:
-    """Σ |w| over all parameters. Its gradient sign(w) pushes weights to exactly zero."""
+    """Σ |w| over all parameters. Gradient sign(w) (0 at w = 0): a pull of the same size on
+    every weight, however small, which drives the unneeded ones towards zero. Plain gradient
+    descent then makes them hop around zero by about lr·λ rather than land on it; a decaying
+    learning rate (or a proximal step) brings them to zero."""
     return _total([ops.abs(p).sum() for p in params])
 
 

@@ -122,7 +122,12 @@ class StopOnParameterChange(Callback):
 class StopOnGradientNorm(Callback):
     """Stop when the gradient is small: ‖∇L(w)‖ <= ``tol``, with ∇L the mean of the epoch's
     batch gradients (the exact gradient for full-batch descent). Records each epoch's norm in
-    ``history.grad_norm``; a run it stops has ``stopped_by == "grad_norm"``."""
+    ``history.grad_norm``; a run it stops has ``stopped_by == "grad_norm"``.
+
+    The gradient is the loss's (the parameters' ``.grad``): an optimiser's ``weight_decay`` is
+    added inside its step and is not in it, so at the regularised minimum the norm is about
+    ‖weight_decay·w‖, not 0. With weight decay, stop on ``param_tol`` or put the penalty in
+    the loss."""
 
     def __init__(self, tol: float) -> None:
         if not tol >= 0:

@@ -241,11 +241,13 @@ class DataParallel:
                 ours = first[position] if position < len(first) else None
                 their = theirs[position] if position < len(theirs) else None
                 if ours != their:
+                    # The memory layout is named only when it is what differs.
+                    layout = ours is not None and their is not None and ours[:3] == their[:3]
                     raise ValueError(
                         "chainrule.distributed: the model differs between ranks: "
-                        f"parameter {position} is {_describe(ours)} on rank 0 but "
-                        f"{_describe(their)} on rank {other}; every rank must build the same "
-                        "model"
+                        f"parameter {position} is {_describe(ours, layout)} on rank 0 but "
+                        f"{_describe(their, layout)} on rank {other}; every rank must build the "
+                        "same model"
                     )
 
     def agree(self, what: str, value: Any) -> None:
@@ -386,12 +388,14 @@ def _layout(array: np.ndarray) -> Literal["C", "F"]:
     return "F" if array.flags.f_contiguous and not array.flags.c_contiguous else "C"
 
 
-def _describe(entry: tuple[str, tuple[int, ...], str, str] | None) -> str:
+def _describe(entry: tuple[str, tuple[int, ...], str, str] | None, with_layout: bool) -> str:
     if entry is None:
         return "missing"
     name, shape, dtype, layout = entry
-    major = "column-major" if layout == "F" else "row-major"
-    return f"{name!r} of shape {shape} and dtype {np.dtype(dtype).name} ({major})"
+    described = f"{name!r} of shape {shape} and dtype {np.dtype(dtype).name}"
+    if with_layout:
+        described += " stored column-major" if layout == "F" else " stored row-major"
+    return described
 
 
 def distribute(
