@@ -123,6 +123,10 @@ def test_training_on_a_table_writes_the_classification_metrics(species_run: Path
     assert record["notes"][0] == "task: classification, as the target 'species' holds text"
     assert record["config"]["target"] == "species" and record["config"]["test_fraction"] is None
     assert record["test_accuracy"] > record["test_baseline_accuracy"]
+    # Per epoch, as for the built-in data sets (the API's metrics.json): a list, not the last value.
+    epochs = len(record["train_loss"])
+    assert isinstance(record["val_accuracy"], list) and len(record["val_accuracy"]) == epochs
+    assert record["val_f1_macro"] is not None  # the final validation metrics are kept beside
     for name in (
         "model.safetensors",
         "checkpoint.safetensors",

@@ -783,7 +783,12 @@ def _write(
     if table_record is None:
         metrics["test_accuracy"] = test_accuracy
     else:
-        metrics.update(table_record, notes=arrays.table.notes if arrays.table else [])
+        # The per-epoch lists stay lists (API: val_accuracy is one value per epoch); the table
+        # metrics add what they do not already hold.
+        metrics.update(
+            {k: v for k, v in table_record.items() if not isinstance(metrics.get(k), list)},
+            notes=arrays.table.notes if arrays.table else [],
+        )
         if arrays.regression:  # no accuracy for a regression: its lists are empty
             del metrics["train_accuracy"], metrics["val_accuracy"]
     metrics["config"] = asdict(config)

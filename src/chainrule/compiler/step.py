@@ -53,7 +53,7 @@ def compile(  # noqa: A001 - the name users know from torch.compile
 
     does, and returns the loss as a float. Compiled for ``Sequential`` models of Linear, Tanh,
     ReLU, Sigmoid, LeakyReLU, Identity and Dropout layers with CrossEntropyLoss,
-    BCEWithLogitsLoss or MSELoss (mean or sum); anything else runs eagerly with a
+    BCEWithLogitsLoss, MSELoss or HingeLoss (mean or sum); anything else runs eagerly with a
     ``CompileWarning`` saying why (``warn=False``: silently; ``step.reason`` still says)."""
     return CompiledStep(model, loss_fn, optimizer, warn=warn)
 
