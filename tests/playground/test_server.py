@@ -323,8 +323,10 @@ def home(tmp_path: Path) -> Path:
     return folder
 
 
-def test_the_command_prints_its_address_serves_and_stops_on_ctrl_c(home: Path) -> None:
-    process = start("--port", str(free_port()), home=home)
+@pytest.mark.parametrize("port", ["chosen", "0"])
+def test_the_command_prints_its_address_serves_and_stops_on_ctrl_c(home: Path, port: str) -> None:
+    # "0" asks the system for any free port, as scripts do; the printed address has the real one.
+    process = start("--port", str(free_port()) if port == "chosen" else "0", home=home)
     try:
         line = first_line(process)
         match = URL.match(line)
@@ -333,9 +335,10 @@ def test_the_command_prints_its_address_serves_and_stops_on_ctrl_c(home: Path) -
         with urllib.request.urlopen(url, timeout=10) as response:
             assert response.status == 200
             assert b"<html" in response.read().lower()
-        port = match.group(1)
+        listening = match.group(1)
+        assert listening != "0"
         with pytest.raises(urllib.error.HTTPError) as caught:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10)
+            urllib.request.urlopen(f"http://127.0.0.1:{listening}/", timeout=10)
         assert caught.value.code == 401
     finally:
         code, took, err = stop(process)

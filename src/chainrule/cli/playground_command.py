@@ -20,7 +20,11 @@ def add_playground(commands: Any) -> None:
         "2-D problem while you watch, trained by chainrule in the server. The first line "
         "printed is the address with its secret token.",
     )
-    playground.add_argument("--port", type=_port, help="port to listen on (default 8765 or free)")
+    playground.add_argument(
+        "--port",
+        type=_port,
+        help="port to listen on (default 8765 or the next free one; 0: any free port, printed)",
+    )
     playground.add_argument(
         "--host",
         default="127.0.0.1",
@@ -44,8 +48,8 @@ def _port(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, got {value}")
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 (any free port) to 65535, got {value}")
     return value
 
 
