@@ -131,7 +131,11 @@ for length in lengths:
 fig, ax = plt.subplots(figsize=(6, 3.6))
 for name, values in errors.items():
     ax.plot(lengths, values, marker="o", label=name)
-ax.set(xscale="log", xlabel="length of the bands (gap = 1)", ylabel="test error")
+ax.set(
+    xscale="log",
+    xlabel="length parameter (bands span 1.6 × length; centre lines 1 apart)",
+    ylabel="test error",
+)
 ax.set_title("Test error as the classes get more elongated")
 ax.legend()
 ax.grid(alpha=0.3)
@@ -139,8 +143,9 @@ plt.show()
 
 # %% [markdown]
 # For short bands the two classes are compact blobs on either side of the gap, and the
-# means are a good summary: both rules make (almost) no errors. Once the bands are longer
-# than the gap is wide, the shift along $x_1$ dominates $\boldsymbol{\mu}_1 - \boldsymbol{\mu}_0$,
+# means are a good summary: both rules make (almost) no errors. Once the shift along $x_1$
+# (0.4 × length) becomes comparable with the distance between the bands' centre lines (1), it
+# dominates $\boldsymbol{\mu}_1 - \boldsymbol{\mu}_0$,
 # the nearest-mean line tips over, and its error climbs towards a plateau. The perceptron
 # stays close to zero throughout. Its few test errors come from stopping at the *first*
 # line that separates the training points, which may pass close to some of them; new points
@@ -249,9 +254,10 @@ plt.show()
 
 # %% [markdown]
 # The whitened rule still only uses the means, plus one covariance matrix, and its line
-# runs along the gap. It is the right rule whenever the classes are Gaussian clouds of the
-# same shape. The perceptron makes no such assumption; the price is that it needs the data
-# to be separable to stop, which [the XOR problem](03-xor-mlp.md) shows is not always so.
+# runs along the gap. It is the optimal rule whenever the classes are Gaussian clouds of the
+# same shape and equally likely. The perceptron makes no such assumption; the price is that
+# it needs the data to be separable to stop, which [the XOR problem](03-xor-mlp.md) shows is
+# not always so.
 #
 # ## Summary
 #

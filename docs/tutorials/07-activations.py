@@ -79,7 +79,8 @@ for name in activations:
 #   zero (the table shows them at $z = 5$). A unit whose weighted inputs are large has
 #   *saturated*: it passes almost no gradient, whatever the error.
 # - **Zero regions.** ReLU's derivative is exactly 0 for $z < 0$. A unit that is negative
-#   for every input never receives a gradient again. Leaky ReLU keeps a small slope
+#   for every input passes no gradient to its own weights; in the first hidden layer, whose
+#   inputs are the fixed data, nothing brings it back. Leaky ReLU keeps a small slope
 #   $\alpha$ there.
 #
 # ## Gradients layer by layer in a deep network
@@ -143,10 +144,11 @@ for name, ratio in ratios.items():
 # magnitude smaller than the output layer's. For tanh, ReLU and leaky ReLU the norms stay
 # within about one order of magnitude of each other across all nine layers.
 #
-# Two properties of the sigmoid conspire here. Its slope is at most $1/4$, and its outputs
-# are all positive, around $0.5$, so the weighted inputs of the next layer are sums of
-# same-signed terms that drift away from 0, into the flat parts of the curve. Tanh is
-# centred at 0 and has slope 1 there, which is why it behaves so much better with the same
+# The sigmoid's slope is the culprit. Here the weighted inputs stay within about $\pm 1$,
+# where $\sigma'(z) \approx 0.2$, close to its maximum of $1/4$; with He weights each layer
+# multiplies the deltas by roughly $\sqrt{2} \cdot 0.22 \approx 0.3$, and eight such layers
+# make the factor of about $10^{-5}$ in the table. Saturation would make it worse, but it is
+# not needed. Tanh has slope 1 at 0, which is why it behaves so much better with the same
 # weights.
 #
 # ## `diagnose` names the problem
@@ -214,7 +216,8 @@ for name, history in histories.items():
 #
 # ReLU does not vanish in the sigmoid's way, but it has its own failure: a unit whose weighted
 # input is negative for every training example outputs 0 everywhere and has derivative 0
-# everywhere, so its incoming weights receive no gradient and nothing brings it back. Such a
+# everywhere, so its own incoming weights and bias receive no gradient: it can only recover if
+# earlier layers happen to change its inputs (never, in the first hidden layer). Such a
 # unit is *dead*. `diagnose` runs the data through a `Sequential` layer by layer and reports,
 # for each `nn.ReLU` layer, the units that were zero on every sample. We ask it about the
 # trained ReLU network.
@@ -275,11 +278,12 @@ with cr.no_grad():
 #
 # - Backpropagation multiplies the deltas by $g'(z)$ at every layer, so the activation's
 #   derivative sets how gradients scale with depth.
-# - The sigmoid's derivative is at most $1/4$ and its outputs are not centred: in deep
-#   networks its gradients vanish towards the input. Tanh is better; ReLU and leaky ReLU
-#   with He initialisation keep the gradient norms of all layers comparable.
-# - ReLU units can die (zero on every sample, zero gradient forever); leaky ReLU keeps a
-#   small slope that lets them recover.
+# - The sigmoid's derivative is at most $1/4$, so in deep networks its gradients vanish
+#   towards the input (its outputs not being centred adds zig-zag steps besides). Tanh is
+#   better; ReLU and leaky ReLU with He initialisation keep the gradient norms of all layers
+#   comparable.
+# - ReLU units can die (zero on every sample, zero gradient for their own weights); leaky
+#   ReLU keeps a small slope that lets them recover.
 # - `chainrule.diagnostics.diagnose` reports vanishing or exploding layers and dead ReLU
 #   units for a batch; `GradientNormMonitor` records the per-layer norms during `fit`.
 #

@@ -296,8 +296,9 @@ print(f"test accuracy after {history.epochs} epochs: {history.val_accuracy[-1]:.
 
 # %% [markdown]
 # A single linear layer, without any hidden units, already classifies most of the test
-# digits correctly. The training loss keeps falling, and the test loss follows it closely,
-# only slightly above: the model is not yet overfitting.
+# digits correctly. The training loss keeps falling, and the test loss follows it closely
+# (after the first epochs only slightly above; early on the training loss, averaged over an
+# epoch of changing weights, is the higher): the model is not yet overfitting.
 #
 # ## What the probabilities say
 #

@@ -248,8 +248,9 @@ for name, path in valley_paths.items():
 #   both coordinates move by about the same amount: the path heads diagonally, not
 #   downhill, and then follows the valley floor. The steep coordinate no longer limits the
 #   shallow one.
-# - **Adam**'s momentum carries it past the valley floor and it oscillates before settling:
-#   on this smooth, noise-free function its averaging buys little.
+# - **Adam**'s momentum carries it past the valley floor, and after 40 steps it is still
+#   oscillating, with the highest value of the five: on this smooth, noise-free function its
+#   averaging buys little.
 #
 # The last panel is the honest summary: which method is fastest depends on the function
 # and on the learning rate each gets. There is no ranking that holds for every problem.

@@ -137,12 +137,14 @@ fig.legend(handles=handles, loc="outside right center", fontsize=8)
 plt.show()
 
 # %% [markdown]
-# The two paths look very different. With L2 (left), the weights shrink gradually and all
-# together as $\lambda$ grows, the three real ones as well as the noise ones; none is set to
-# zero, they only approach it as $\lambda$ becomes large. With L1 (right), the grey weights
-# are driven to zero one after another and stay there, while the three real weights survive
-# much longer, lowered by roughly a constant amount. L1 *selects features*; L2 only makes
-# all weights smaller. The dotted lines are the true weights: no penalty gets them exactly,
+# The two paths look very different. With L2 (left), the weights shrink gradually as
+# $\lambda$ grows, the three real ones as well as the noise ones (not each one steadily:
+# with correlated inputs a weight can first grow, as $w_{13}$ does, while the others
+# shrink); none is set to zero, they only approach it as $\lambda$ becomes large. With L1
+# (right), the grey weights are driven to zero one after another and stay there, while the
+# three real weights survive much longer ($w_{13}$ even grows at first, taking over from
+# noise weights that are set to zero). L1 *selects features*; L2 only makes the weights
+# smaller as a whole. The dotted lines are the true weights: no penalty gets them exactly,
 # because a penalty trades a little bias for much less noise in the estimate.
 #
 # Which $\lambda$ is best? That is a question for data the model was not trained on: we
@@ -475,9 +477,10 @@ for rule in [{"grad_tol": 1e-3}, {"param_tol": 1e-4}]:
 # ## Summary
 #
 # - A penalty $\lambda \Omega(w)$ added to the loss pulls the weights towards zero. L2
-#   ($\sum w^2$, gradient $2w$) shrinks all of them proportionally and is the same as weight
-#   decay; L1 ($\sum |w|$, gradient $\operatorname{sign}(w)$) drives unneeded weights to
-#   zero and selects features; the elastic net mixes the two. Choose $\lambda$ on
+#   ($\sum w^2$, gradient $2w$) shrinks them as a whole (exactly proportionally only for
+#   uncorrelated, standardised inputs) and is the same as weight decay; L1 ($\sum |w|$,
+#   gradient $\operatorname{sign}(w)$) drives unneeded weights to zero and selects features;
+#   the elastic net mixes the two. Choose $\lambda$ on
 #   validation data.
 # - Max-norm bounds each unit's incoming weight vector by projection after every step
 #   (`fit(max_norm=c)`); it leaves smaller weights alone.

@@ -39,8 +39,8 @@ from chainrule import optim
 # - all $\lambda_i < 0$: $f$ falls in every direction, a **maximum**;
 # - some positive, some negative: a **saddle** point, up along some directions and down
 #   along others;
-# - some $\lambda_i = 0$ (and no negative): the test says nothing about those directions;
-#   they are flat to second order.
+# - some $\lambda_i = 0$ and the rest all of one sign: the test says nothing about those
+#   directions; they are flat to second order.
 #
 # `cr.hessian(f)` returns a function that computes $H$ by differentiating the gradient
 # again with reverse-mode autodiff; for an input of shape `(n,)` the result has shape
@@ -102,8 +102,8 @@ plt.show()
 # eigenvector with the *small* eigenvalue (the function rises slowly that way). Around the
 # maximum they are ellipses too, but the function falls away from the centre. Around the
 # saddle the contours are hyperbolas, and the white zero level set crosses at the origin:
-# between its lines the function is positive (along the white arrow), outside them
-# negative (along the red arrow).
+# in the two wide sectors its lines cut off, the function is positive (along the white
+# arrow); in the two narrow sectors, negative (along the red arrow).
 #
 # ## Newton's method does not know up from down
 #
@@ -133,8 +133,9 @@ for point in critical:
 # %% [markdown]
 # Four minima at $(\pm 1, \pm 1)$, one maximum at the origin, four saddles in between.
 #
-# Gradient descent moves downhill, so it ends in a minimum unless it starts exactly on a
-# saddle or a maximum. Newton's method uses the Hessian to jump to where the quadratic
+# Gradient descent moves downhill, so it ends in a minimum unless it starts on a critical
+# point or on one of the lines $x = 0$, $y = 0$ that lead into the saddles: a set of
+# starting points of measure zero. Newton's method uses the Hessian to jump to where the quadratic
 # model has its critical point, $w \leftarrow w - H^{-1} \nabla f(w)$. Near a minimum that
 # is a superb step. But the quadratic model's critical point may be a maximum or a saddle,
 # and Newton's method goes there just as happily. From three starting points:
