@@ -14,14 +14,13 @@ compiled step's first call never waits for it.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ..engine.kernels import get_kernels
+from ..engine.kernels import get_kernels, import_numba
 
 __all__ = ["bias_add", "colsum", "loops_ready", "matmul", "sgd", "tanh_backward", "wait_for_loops"]
 
@@ -59,12 +58,8 @@ def _build() -> None:
 
 
 def _compile_loops() -> dict[str, Callable[..., Any]]:
-    # Numba colours its error messages with colorama, which writes a reset code at exit when
-    # stdout looks like a terminal (under mpirun it does): chainrule's output stays plain.
-    os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
-    try:
-        import numba
-    except ImportError:  # pragma: no cover - numba is a dependency
+    numba = import_numba()
+    if numba is None:  # pragma: no cover
         return {}
     jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 

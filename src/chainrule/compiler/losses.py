@@ -165,6 +165,7 @@ class HingeUnit(LossUnit):
         self.signs = np.empty(shape, dtype)
         self.products = np.empty(shape, dtype)
         self.active = np.empty(shape, bool)
+        self.inactive = np.empty(shape, bool)
         self.losses = np.empty(shape, dtype)
         self.grad = np.empty(shape, dtype)
         self.scale = _count_scale(reduction, int(np.prod(shape)), dtype, seed)
@@ -177,15 +178,16 @@ class HingeUnit(LossUnit):
         np.copyto(self.signs, t, casting="unsafe")
         np.multiply(z, self.signs, out=self.products)
         np.less_equal(self.products, self.margin, out=self.active)
+        np.logical_not(self.active, out=self.inactive)
         np.subtract(self.margin, self.products, out=self.losses)
-        self.losses[~self.active] = 0
+        np.copyto(self.losses, 0, where=self.inactive)
         if self.reduction == "mean":
             return float(np.mean(self.losses))
         return float(self.losses.sum())
 
     def backward(self) -> np.ndarray:
         np.negative(self.signs, out=self.grad)
-        self.grad[~self.active] = 0
+        np.copyto(self.grad, 0, where=self.inactive)
         np.multiply(self.scale, self.grad, out=self.grad)
         return self.grad
 

@@ -69,14 +69,23 @@ def small_run(updates: float) -> Iterator[None]:
         _small_run = before
 
 
-def _compile() -> dict[str, Callable[..., None]]:
-    """Build the kernels with Numba; an empty dict when Numba cannot be used."""
+def import_numba() -> Any:
+    """Numba, imported the way every compiled loop of chainrule wants it; None when it cannot
+    be imported (a dependency; this is the safety net)."""
     # Numba colours its error messages with colorama, which writes a reset code at exit when
     # stdout looks like a terminal (under mpirun it does): chainrule's output stays plain.
     os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
     try:
         import numba
-    except ImportError:  # pragma: no cover - numba is a dependency; this is the safety net
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    return numba
+
+
+def _compile() -> dict[str, Callable[..., None]]:
+    """Build the kernels with Numba; an empty dict when Numba cannot be used."""
+    numba = import_numba()
+    if numba is None:  # pragma: no cover
         return {}
 
     # No 'nnan'/'ninf': a NaN gradient must stay NaN so that divergence is seen, not optimised
