@@ -109,7 +109,10 @@ def _compile_loops() -> dict[str, Callable[..., Any]]:
             for i in range(p.size):
                 p[i] -= step * g[i]
 
+    from . import dense
+
     loops: dict[str, Callable[..., Any]] = {
+        **dense.define_loops(jit),
         "sgd": jit(sgd),
         "outer": jit(outer),
         "bias_add": jit(bias_add),
@@ -125,6 +128,7 @@ def _compile_loops() -> dict[str, Callable[..., Any]]:
         loops["sgd"]((b, b.copy()), (b, b), np.ones(1, dtype))
         loops["outer"](a[:, :1], a[:1], a.copy())
         loops["tanh_backward"](a, a, a.copy(), b, True, np.ones(1, dtype))
+        dense.warm_up(loops, dtype)
     return loops
 
 
@@ -145,6 +149,11 @@ def _loop(name: str) -> Callable[..., Any] | None:
         _start()
         return None
     return _loops.get(name)
+
+
+def dense_loop(name: str) -> Callable[..., Any] | None:
+    """The small-layer loop ``name`` (``dense``), or None while it is not compiled."""
+    return _loop(name)
 
 
 def loops_ready() -> bool:
@@ -178,13 +187,14 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.matmul(a, b, out=out)
 
 
-def sgd(params: tuple[np.ndarray, ...], grads: tuple[np.ndarray, ...], lr: float) -> bool:
-    """w ← w - lr·g over 1-D views of every parameter in one loop; False (nothing done) while
-    the loop is not compiled, so that the caller runs the optimiser's own step."""
+def sgd(params: tuple[np.ndarray, ...], grads: tuple[np.ndarray, ...], lr: np.ndarray) -> bool:
+    """w ← w - lr[0]·g over 1-D views of every parameter in one loop (``lr`` in their dtype);
+    False (nothing done) while the loop is not compiled, so that the caller runs the
+    optimiser's own step."""
     loop = _loop("sgd")
     if loop is None:
         return False
-    loop(params, grads, np.array([lr], dtype=params[0].dtype))
+    loop(params, grads, lr)
     return True
 
 

@@ -20,6 +20,7 @@ import operator
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from ..nn.module import Module
 from ..optim.optimizer import Optimizer
 from ..optim.sgd import SGD
 from . import fused
+from .dense import densify
 from .losses import LossUnit, loss_unit_for
 from .units import InvalidBatch, LinearUnit, TanhUnit, Unit, Unsupported, unit_for
 
@@ -80,7 +82,7 @@ class Plan:
         # What the plan was read from, to see it change: every Sequential's list of layers,
         # the settings a unit copied (dropout's p, a slope, the loss's reduction), the
         # objects it holds (a layer's Parameters).
-        self.sequentials: list[tuple[Any, list[int], bool]] = []
+        self.sequentials: list[tuple[Any, list[Any], bool]] = []
         self.same_objects: list[tuple[Any, str, Any]] = []
         self.same_values: list[tuple[Any, str, Any]] = []
         shape = x_shape
@@ -94,6 +96,9 @@ class Plan:
             for name in ("p", "negative_slope", "training"):
                 if hasattr(module, name):
                     self.same_values.append((module, name, getattr(module, name)))
+        # Small layers as compiled loops of their own instead of BLAS calls (``dense``).
+        if len(x_shape) == 2:
+            self.units = densify(self.units, x_shape[0])
         _share_bias_sums(self.units)
         self.loss_fn = loss_fn
         # A loss that wraps a standard one (scikit-learn's penalised objective) says how:
@@ -139,6 +144,12 @@ class Plan:
         self.flat_grads = tuple(flat(tensor.data) for tensor in self.sgd_grads)
         if len(self.sgd_order) != len(self.parameters):
             self.sgd_order = []  # a frozen parameter: SGD.step, which skips it
+        self.lr_value: Any = None
+        self.lr_array = np.zeros(1, dtype)
+        self.grad_owners = [p for p, _ in self.grads]
+        # What valid() compares, as columns it can map over
+        self.object_checks = _columns(self.same_objects)
+        self.value_checks = _columns(self.same_values)
 
     def plain_sgd_step(self, optimizer: Optimizer) -> bool:
         """SGD without momentum or weight decay over exactly this plan's parameters: its update
@@ -147,36 +158,43 @@ class Plan:
         if type(optimizer) is not SGD or len(optimizer.param_groups) != 1:
             return False
         group = optimizer.param_groups[0]
-        params = group["params"]
-        if group["momentum"] or group["weight_decay"] or len(params) != len(self.sgd_order):
+        params, order = group["params"], self.sgd_order
+        if group["momentum"] or group["weight_decay"] or len(params) != len(order):
             return False
-        if not all(map(operator.is_, params, self.sgd_order)):
+        if not all(map(operator.is_, params, order)):
             return False
-        if not all(p.grad is tensor for p, tensor in zip(self.sgd_order, self.sgd_grads)):
+        if not all(map(operator.is_, map(_GRAD, order), self.sgd_grads)):
             return False  # a gradient replaced since the backward pass: SGD.step reads it
-        if not fused.sgd(self.flat_params, self.flat_grads, group["lr"]):
+        lr = group["lr"]
+        if lr != self.lr_value or type(lr) is not type(self.lr_value):
+            self.lr_value, self.lr_array = lr, np.array([lr], dtype=self.dtype)
+        if not fused.sgd(self.flat_params, self.flat_grads, self.lr_array):
             return False
-        for p in self.sgd_order:
+        for p in order:
             p._mark_modified()
         return True
 
     def valid(self, model: Module, loss_fn: Any) -> bool:
         """Nothing the plan was read from has changed: the layers, their settings and
         Parameters, the parameters' arrays and whether they train, the loss."""
-        return (
-            model.training is self.training
-            and loss_fn is self.loss_fn
-            and all(
-                p.data is data and p.requires_grad is trainable
-                for p, data, trainable in zip(self.parameters, self.datas, self.trainable)
-            )
-            and all(
-                sequential.fuse is fuse and list(map(id, sequential.layers)) == ids
-                for sequential, ids, fuse in self.sequentials
-            )
-            and all(getattr(o, name) is value for o, name, value in self.same_objects)
-            and all(getattr(o, name) == value for o, name, value in self.same_values)
-        )
+        if model.training is not self.training or loss_fn is not self.loss_fn:
+            return False
+        params, is_ = self.parameters, operator.is_
+        if not all(map(is_, map(_DATA, params), self.datas)):
+            return False
+        if not all(map(is_, map(_TRAINS, params), self.trainable)):
+            return False
+        for sequential, modules, fuse in self.sequentials:
+            current = sequential.layers
+            if sequential.fuse is not fuse or len(current) != len(modules):
+                return False
+            if not all(map(is_, current, modules)):
+                return False
+        owners, names, values = self.object_checks
+        if not all(map(is_, map(getattr, owners, names), values)):
+            return False
+        owners, names, values = self.value_checks
+        return all(map(operator.eq, map(getattr, owners, names), values))
 
     def run(
         self, x: np.ndarray, t: np.ndarray, guard: Callable[[float], None] | None
@@ -197,7 +215,9 @@ class Plan:
             loss += self.penalty(len(t))
         if guard is not None:
             guard(loss)
-        held = [(p, p.grad, p.grad.data.copy()) for p, _ in self.grads if p.grad is not None]
+        held = []
+        if not all(map(operator.is_, map(_GRAD, self.grad_owners), repeat(None))):
+            held = [(p, p.grad, p.grad.data.copy()) for p in self.grad_owners if p.grad is not None]
         g: Any = self.loss_unit.backward()
         for unit, needs_input in self.backward_order:
             g = unit.backward(g, needs_input)
@@ -210,6 +230,16 @@ class Plan:
                 before.data += p.grad.data
                 p.grad = before
         return loss, value
+
+
+_DATA = operator.attrgetter("data")
+_TRAINS = operator.attrgetter("requires_grad")
+_GRAD = operator.attrgetter("grad")
+
+
+def _columns(rows: list[tuple[Any, str, Any]]) -> Any:
+    """(owners, names, values) from a list of (owner, name, value)."""
+    return tuple(map(list, zip(*rows))) if rows else ([], [], [])
 
 
 def _share_bias_sums(units: list[Unit]) -> None:
@@ -227,7 +257,7 @@ def _share_bias_sums(units: list[Unit]) -> None:
 
 
 def _chain(
-    model: Module, seen: list[tuple[Any, list[int], bool]]
+    model: Module, seen: list[tuple[Any, list[Any], bool]]
 ) -> Iterator[tuple[Module, Module | None]]:
     """The layers of a Sequential in order (nested ones opened, each noted in ``seen``), each
     with the layer after it in the same Sequential when that Sequential fuses Linear + ReLU;
@@ -237,7 +267,7 @@ def _chain(
         return
     if not layers._runs_own_forward(model, layers.Sequential):
         raise Unsupported("a Sequential whose forward is replaced")
-    seen.append((model, list(map(id, model.layers)), model.fuse))
+    seen.append((model, list(model.layers), model.fuse))
     modules = model.layers
     position = 0
     while position < len(modules):
