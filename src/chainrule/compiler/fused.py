@@ -20,9 +20,19 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.kernels import get_kernels, import_numba
+from ..engine.kernels import flat, get_kernels, import_numba
 
-__all__ = ["bias_add", "colsum", "loops_ready", "matmul", "sgd", "tanh_backward", "wait_for_loops"]
+__all__ = [
+    "adam",
+    "bce_logits",
+    "bias_add",
+    "colsum",
+    "loops_ready",
+    "matmul",
+    "sgd",
+    "tanh_backward",
+    "wait_for_loops",
+]
 
 _loops: dict[str, Callable[..., Any]] | None = None
 _loading: threading.Thread | None = None
@@ -100,6 +110,43 @@ def _compile_loops() -> dict[str, Callable[..., Any]]:
             for j in range(columns):
                 out[i, j] = g[i, 0] * w[0, j]
 
+    def adam(params: Any, grads: Any, ms: Any, vs: Any, s: Any) -> None:
+        # The element formula of the engine's adam kernel, over every parameter
+        step_size, beta1, keep1, beta2, keep2 = s[0], s[1], s[2], s[3], s[4]
+        eps, inv_sqrt_bias_correction2, weight_decay = s[5], s[6], s[7]
+        shrink, flush_below, zero = s[8], s[9], s[10]
+        for k in range(len(params)):
+            p, g, m, v = params[k], grads[k], ms[k], vs[k]
+            for i in range(p.size):
+                gi = g[i]
+                if weight_decay != zero:
+                    gi += weight_decay * p[i]
+                mi = beta1 * m[i] + keep1 * gi
+                vi = beta2 * v[i] + keep2 * gi * gi
+                if abs(mi) < flush_below:
+                    mi = zero
+                if vi < flush_below:
+                    vi = zero
+                m[i] = mi
+                v[i] = vi
+                p[i] = p[i] * shrink - step_size * mi / (
+                    np.sqrt(vi) * inv_sqrt_bias_correction2 + eps
+                )
+
+    def bce_logits(z: Any, t: Any, e: Any, log1p_e: Any, c: Any, grad: Any) -> float:
+        # Per element, with e = exp(-|z|) and log1p(e) given (NumPy's vectorised ones):
+        # softplus(z) - z·t, summed first to last in float64; and the gradient
+        # scale·(sigmoid(z) - t), the sigmoid as 1/(1 + e) or e/(1 + e) by the sign of z
+        scale, one, zero = c[0], c[1], c[2]
+        total = 0.0
+        for i in range(z.size):
+            zi, ei, ti = z[i], e[i], t[i]
+            softplus = (zi if zi > 0 else zero) + log1p_e[i]
+            total += softplus - zi * ti
+            top = one if zi >= 0 else ei
+            grad[i] = scale * (top / (one + ei) - ti)
+        return total
+
     def sgd(params: Any, grads: Any, lr: Any) -> None:
         # w ← w - lr·g for every parameter: the product rounded, then the difference, as
         # SGD.step's two NumPy calls round them
@@ -114,22 +161,74 @@ def _compile_loops() -> dict[str, Callable[..., Any]]:
     loops: dict[str, Callable[..., Any]] = {
         **dense.define_loops(jit),
         "sgd": jit(sgd),
+        "adam": jit(adam),
+        "bce_logits": jit(bce_logits),
         "outer": jit(outer),
         "bias_add": jit(bias_add),
         "colsum": jit(colsum),
         "tanh_backward": jit(tanh_backward),
     }
     # Compile (or load from the cache) for float32 and float64 now, in this thread, and only
-    # then hand them out: a step never compiles a loop itself.
+    # then hand them out: a step never compiles a loop itself. The loops over a tuple of
+    # parameters are compiled per tuple length: the commonest here, others when first asked
+    # for (``_tuple_loop``).
     for dtype in (np.float32, np.float64):
         a, b = np.zeros((2, 2), dtype), np.zeros(2, dtype)
         loops["bias_add"](a, b)
         loops["colsum"](a, b)
-        loops["sgd"]((b, b.copy()), (b, b), np.ones(1, dtype))
+        for count in _FIRST_TUPLES:
+            _warm_tuple(loops, "sgd", count, dtype)
+            _warm_tuple(loops, "adam", count, dtype)
         loops["outer"](a[:, :1], a[:1], a.copy())
         loops["tanh_backward"](a, a, a.copy(), b, True, np.ones(1, dtype))
+        loops["bce_logits"](b, b, b, b, np.ones(3, dtype), b.copy())
         dense.warm_up(loops, dtype)
     return loops
+
+
+# The tuple lengths (parameters of a model) compiled with the loops: 2, 4 and 6 Linear layers.
+_FIRST_TUPLES = (4, 6, 8)
+_tuples_ready: set[tuple[str, int, str]] = set()
+_tuples_pending: set[tuple[str, int, str]] = set()
+
+
+def _warm_tuple(loops: dict[str, Callable[..., Any]], name: str, count: int, dtype: Any) -> None:
+    """Compile the loop ``name`` over ``count`` parameters of ``dtype`` (or load it)."""
+    arrays = tuple(np.zeros(2, dtype) for _ in range(count))
+    if name == "sgd":
+        loops["sgd"](arrays, arrays, np.zeros(1, dtype))
+    else:
+        loops["adam"](arrays, arrays, arrays, arrays, np.zeros(11, dtype))
+    _tuples_ready.add((name, count, np.dtype(dtype).char))
+
+
+def _compile_tuple(name: str, count: int, dtype: Any) -> None:
+    try:
+        assert _loops is not None
+        _warm_tuple(_loops, name, count, dtype)
+    except Exception:  # the twin stays in use: the same numbers, slower
+        return
+
+
+def _tuple_loop(name: str, count: int, dtype: np.dtype[Any]) -> Callable[..., Any] | None:
+    """The loop ``name`` over ``count`` parameters once it is compiled for that many; None
+    until then (it compiles in a thread of its own), so a step never waits for a compile."""
+    loop = _loop(name)
+    if loop is None:
+        return None
+    key = (name, count, dtype.char)
+    if key in _tuples_ready:
+        return loop
+    with _lock:
+        if key not in _tuples_pending:
+            _tuples_pending.add(key)
+            threading.Thread(
+                target=_compile_tuple,
+                args=(name, count, dtype),
+                name="chainrule-compile",
+                daemon=True,
+            ).start()
+    return None
 
 
 def _start() -> None:
@@ -191,11 +290,74 @@ def sgd(params: tuple[np.ndarray, ...], grads: tuple[np.ndarray, ...], lr: np.nd
     """w ← w - lr[0]·g over 1-D views of every parameter in one loop (``lr`` in their dtype);
     False (nothing done) while the loop is not compiled, so that the caller runs the
     optimiser's own step."""
-    loop = _loop("sgd")
+    loop = _tuple_loop("sgd", len(params), params[0].dtype)
     if loop is None:
         return False
     loop(params, grads, lr)
     return True
+
+
+def adam(
+    params: tuple[np.ndarray, ...],
+    grads: tuple[np.ndarray, ...],
+    ms: tuple[np.ndarray, ...],
+    vs: tuple[np.ndarray, ...],
+    s: np.ndarray,
+) -> None:
+    """Adam's update (the engine kernel's formula and ``adam_settings``' ``s``) of every
+    parameter, with its gradient and moments, all 1-D views of one dtype; the NumPy twin does
+    the same operations in the same order until the loop is compiled."""
+    loop = _tuple_loop("adam", len(params), params[0].dtype)
+    if loop is not None:
+        loop(params, grads, ms, vs, s)
+        return
+    step_size, beta1, keep1, beta2, keep2, eps, inv_sqrt_bias_correction2 = s[:7]
+    weight_decay, shrink, flush_below = s[7], s[8], s[9]
+    for p, g, m, v in zip(params, grads, ms, vs):
+        if weight_decay != 0:
+            g = g + weight_decay * p
+        scratch = np.multiply(g, keep1)
+        np.multiply(beta1, m, out=m)
+        np.add(m, scratch, out=m)
+        np.multiply(keep2, g, out=scratch)
+        np.multiply(scratch, g, out=scratch)
+        np.multiply(beta2, v, out=v)
+        np.add(v, scratch, out=v)
+        np.copyto(m, 0, where=np.abs(m) < flush_below)
+        np.copyto(v, 0, where=v < flush_below)
+        np.sqrt(v, out=scratch)
+        np.multiply(scratch, inv_sqrt_bias_correction2, out=scratch)
+        np.add(scratch, eps, out=scratch)
+        np.divide(np.multiply(step_size, m), scratch, out=scratch)
+        np.multiply(p, shrink, out=p)
+        np.subtract(p, scratch, out=p)
+
+
+def bce_logits(
+    z: np.ndarray,
+    t: np.ndarray,
+    e: np.ndarray,
+    log1p_e: np.ndarray,
+    c: np.ndarray,
+    grad: np.ndarray,
+    scratch: np.ndarray,
+) -> float:
+    """The sum of softplus(z) - z·t (added first to last, in float64) given e = exp(-|z|) and
+    log1p(e); grad = c[0]·(sigmoid(z) - t). ``c`` is (scale, 1, 0) in the arrays' dtype; all
+    contiguous arrays of one shape."""
+    loop = _loop("bce_logits")
+    if loop is not None:
+        return float(loop(flat(z), flat(t), flat(e), flat(log1p_e), c, flat(grad)))
+    np.maximum(z, c[2], out=scratch)
+    np.add(scratch, log1p_e, out=scratch)
+    np.subtract(scratch, np.multiply(z, t), out=scratch)
+    total = float(np.cumsum(scratch, dtype=np.float64)[-1]) if scratch.size else 0.0
+    np.add(c[1], e, out=scratch)
+    top = np.where(z >= 0, c[1], e)
+    np.divide(top, scratch, out=scratch)
+    np.subtract(scratch, t, out=scratch)
+    np.multiply(c[0], scratch, out=grad)
+    return total
 
 
 def colsum(g: np.ndarray, out: np.ndarray) -> None:

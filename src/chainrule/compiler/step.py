@@ -25,16 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.kernels import flat
 from ..engine.tensor import Tensor
 from ..nn import layers
 from ..nn.module import Module
 from ..optim.optimizer import Optimizer
-from ..optim.sgd import SGD
-from . import fused
 from .dense import densify
 from .losses import LossUnit, loss_unit_for
 from .units import InvalidBatch, LinearUnit, TanhUnit, Unit, Unsupported, unit_for
+from .updates import Updates
 
 __all__ = ["CompileWarning", "CompiledStep", "compile"]
 
@@ -135,44 +133,12 @@ class Plan:
             for p, grad in zip(unit.parameters, unit.gradients()):
                 if p.requires_grad and grad is not None:
                     self.grads.append((p, Tensor._wrap(grad)))
-        # For the fused SGD update: the parameters in the optimiser's order (model order), and
-        # 1-D views of them and of their gradients, pairing the same elements.
-        by_id = {id(p): tensor for p, tensor in self.grads}
-        self.sgd_order = [p for p in self.parameters if id(p) in by_id]
-        self.flat_params = tuple(flat(p.data) for p in self.sgd_order)
-        self.sgd_grads = [by_id[id(p)] for p in self.sgd_order]
-        self.flat_grads = tuple(flat(tensor.data) for tensor in self.sgd_grads)
-        if len(self.sgd_order) != len(self.parameters):
-            self.sgd_order = []  # a frozen parameter: SGD.step, which skips it
-        self.lr_value: Any = None
-        self.lr_array = np.zeros(1, dtype)
+        # The optimiser's update as one loop over the parameters, where it has one (``updates``)
+        self.updates = Updates(self.parameters, {id(p): tensor for p, tensor in self.grads})
         self.grad_owners = [p for p, _ in self.grads]
         # What valid() compares, as columns it can map over
         self.object_checks = _columns(self.same_objects)
         self.value_checks = _columns(self.same_values)
-
-    def plain_sgd_step(self, optimizer: Optimizer) -> bool:
-        """SGD without momentum or weight decay over exactly this plan's parameters: its update
-        w ← w - lr·g as one compiled loop over all of them (the same roundings as SGD.step);
-        False when the optimiser is anything else, and it steps itself."""
-        if type(optimizer) is not SGD or len(optimizer.param_groups) != 1:
-            return False
-        group = optimizer.param_groups[0]
-        params, order = group["params"], self.sgd_order
-        if group["momentum"] or group["weight_decay"] or len(params) != len(order):
-            return False
-        if not all(map(operator.is_, params, order)):
-            return False
-        if not all(map(operator.is_, map(_GRAD, order), self.sgd_grads)):
-            return False  # a gradient replaced since the backward pass: SGD.step reads it
-        lr = group["lr"]
-        if lr != self.lr_value or type(lr) is not type(self.lr_value):
-            self.lr_value, self.lr_array = lr, np.array([lr], dtype=self.dtype)
-        if not fused.sgd(self.flat_params, self.flat_grads, self.lr_array):
-            return False
-        for p in order:
-            p._mark_modified()
-        return True
 
     def valid(self, model: Module, loss_fn: Any) -> bool:
         """Nothing the plan was read from has changed: the layers, their settings and
@@ -325,7 +291,7 @@ class CompiledStep:
         optimizer = self.optimizer
         assert optimizer is not None, "this compiled step has no optimizer"
         last = self._last
-        if not (last and not self.reason and last[0].plain_sgd_step(optimizer)):
+        if not (last and not self.reason and last[0].updates.step(optimizer)):
             optimizer.step()
 
     @property
