@@ -25,6 +25,10 @@ from ..engine.kernels import flat, get_kernels, import_numba
 __all__ = [
     "adam",
     "bce_logits",
+    "labels_in_range",
+    "log_softmax_pick",
+    "shift_rows",
+    "softmax_grad",
     "bias_add",
     "colsum",
     "loops_ready",
@@ -133,6 +137,49 @@ def _compile_loops() -> dict[str, Callable[..., Any]]:
                     np.sqrt(vi) * inv_sqrt_bias_correction2 + eps
                 )
 
+    def labels_in_range(labels: Any, classes: int) -> bool:
+        for i in range(labels.size):
+            if labels[i] < 0 or labels[i] >= classes:
+                return False
+        return True
+
+    def shift_rows(z: Any, shifted: Any) -> None:
+        # z - its row's maximum, NaN kept as NumPy's max keeps it (a row with a NaN is NaN)
+        rows, classes = z.shape
+        for i in range(rows):
+            top = z[i, 0]
+            for j in range(1, classes):
+                value = z[i, j]
+                if value > top or value != value:
+                    top = value
+                    if value != value:
+                        break
+            for j in range(classes):
+                shifted[i, j] = z[i, j] - top
+
+    def log_softmax_pick(
+        shifted: Any, log_sums: Any, labels: Any, log_probs: Any, losses: Any
+    ) -> None:
+        # log softmax = (z - max) - log Σ e^(z - max), and minus it at each row's label
+        rows, classes = shifted.shape
+        for i in range(rows):
+            log_sum = log_sums[i, 0]
+            for j in range(classes):
+                log_probs[i, j] = shifted[i, j] - log_sum
+            losses[i] = -log_probs[i, labels[i]]
+
+    def softmax_grad(p: Any, labels: Any, one: Any, scale: Any, grad: Any) -> None:
+        # (softmax - onehot)·scale: p - 1 at the label, then the product
+        rows, classes = p.shape
+        factor, unit = scale[0], one[0]
+        for i in range(rows):
+            label = labels[i]
+            for j in range(classes):
+                value = p[i, j]
+                if j == label:
+                    value = value - unit
+                grad[i, j] = value * factor
+
     def bce_logits(z: Any, t: Any, e: Any, log1p_e: Any, c: Any, grad: Any) -> float:
         # Per element, with e = exp(-|z|) and log1p(e) given (NumPy's vectorised ones):
         # softplus(z) - z·t, summed first to last in float64; and the gradient
@@ -163,6 +210,10 @@ def _compile_loops() -> dict[str, Callable[..., Any]]:
         "sgd": jit(sgd),
         "adam": jit(adam),
         "bce_logits": jit(bce_logits),
+        "labels_in_range": jit(labels_in_range),
+        "log_softmax_pick": jit(log_softmax_pick),
+        "shift_rows": jit(shift_rows),
+        "softmax_grad": jit(softmax_grad),
         "outer": jit(outer),
         "bias_add": jit(bias_add),
         "colsum": jit(colsum),
@@ -182,7 +233,12 @@ def _compile_loops() -> dict[str, Callable[..., Any]]:
         loops["outer"](a[:, :1], a[:1], a.copy())
         loops["tanh_backward"](a, a, a.copy(), b, True, np.ones(1, dtype))
         loops["bce_logits"](b, b, b, b, np.ones(3, dtype), b.copy())
+        labels = np.zeros(2, np.intp)
+        loops["log_softmax_pick"](a, a[:, :1], labels, a.copy(), b.copy())
+        loops["shift_rows"](a, a.copy())
+        loops["softmax_grad"](a, labels, np.ones(1, dtype), np.ones(1, dtype), a.copy())
         dense.warm_up(loops, dtype)
+    loops["labels_in_range"](np.zeros(2, np.int64), 2)
     return loops
 
 
@@ -358,6 +414,53 @@ def bce_logits(
     np.subtract(scratch, t, out=scratch)
     np.multiply(c[0], scratch, out=grad)
     return total
+
+
+def labels_in_range(labels: np.ndarray, classes: int) -> bool:
+    """Every label in [0, classes)."""
+    loop = _loop("labels_in_range")
+    if loop is not None and labels.dtype == np.int64 and labels.ndim == 1:
+        return bool(loop(labels, classes))
+    return bool(labels.min(initial=0) >= 0 and labels.max(initial=0) < classes)
+
+
+def shift_rows(z: np.ndarray, shifted: np.ndarray, top: np.ndarray) -> None:
+    """shifted = z - the maximum of its row (``top``: scratch of shape (rows, 1))."""
+    loop = _loop("shift_rows")
+    if loop is not None:
+        loop(z, shifted)
+        return
+    np.max(z, axis=-1, keepdims=True, out=top)
+    np.subtract(z, top, out=shifted)
+
+
+def log_softmax_pick(
+    shifted: np.ndarray,
+    log_sums: np.ndarray,
+    labels: np.ndarray,
+    log_probs: np.ndarray,
+    losses: np.ndarray,
+) -> None:
+    """log_probs = shifted - log_sums (one per row), losses = -log_probs at the labels."""
+    loop = _loop("log_softmax_pick")
+    if loop is not None:
+        loop(shifted, log_sums, labels, log_probs, losses)
+        return
+    np.subtract(shifted, log_sums, out=log_probs)
+    np.negative(log_probs[np.arange(len(labels)), labels], out=losses)
+
+
+def softmax_grad(
+    p: np.ndarray, labels: np.ndarray, one: np.ndarray, scale: np.ndarray, grad: np.ndarray
+) -> None:
+    """grad = (p - onehot(labels))·scale[0], 1 at the label subtracted before the product."""
+    loop = _loop("softmax_grad")
+    if loop is not None:
+        loop(p, labels, one, scale, grad)
+        return
+    np.copyto(grad, p)
+    grad[np.arange(len(labels)), labels] -= one[0]
+    np.multiply(grad, scale[0], out=grad)
 
 
 def colsum(g: np.ndarray, out: np.ndarray) -> None:

@@ -62,27 +62,38 @@ class CrossEntropyUnit(LossUnit):
         self.scale = _count_scale(reduction, rows, dtype, seed)
         self.labels: np.ndarray = np.zeros(rows, np.intp)
         self.fused = False
+        # The NumPy path's buffers: the row maxima (then the log of the row sums), z - max,
+        # and log softmax
+        self.top = np.empty((rows, 1), dtype)
+        self.shifted = np.empty(shape, dtype)
+        self.log_probs = np.empty(shape, dtype)
+        self.one = np.ones(1, dtype)
+        self.scales = self.scale.reshape(1)
 
     def check(self, t: np.ndarray) -> None:
-        classes = self.probabilities.shape[1]
-        if t.min(initial=0) < 0 or t.max(initial=0) >= classes:
+        if not fused.labels_in_range(t, self.probabilities.shape[1]):
             raise InvalidBatch("a class index out of range")
 
     def forward(self, z: np.ndarray, t: np.ndarray) -> float:
-        self.labels = t.astype(np.intp, copy=False)
-        fused = kernel("softmax_cross_entropy", z)
-        self.fused = fused is not None
-        if fused is not None:
-            fused(z, self.labels, self.probabilities, self.losses)
+        self.labels = np.ascontiguousarray(t, dtype=np.intp)
+        engine = kernel("softmax_cross_entropy", z)
+        self.fused = engine is not None
+        if engine is not None:
+            engine(z, self.labels, self.probabilities, self.losses)
         else:
             self._numpy_forward(z)
         return _reduced(self.losses, self.reduction)
 
     def _numpy_forward(self, z: np.ndarray) -> None:
-        shifted = z - z.max(axis=-1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-        self.losses[:] = -log_probs[self.rows, self.labels]
-        np.exp(log_probs, out=self.probabilities)
+        # the eager NumPy path's operations, on buffers, the arithmetic after the log in one
+        # pass (``fused.log_softmax_pick``)
+        top, shifted = self.top, self.shifted
+        fused.shift_rows(z, shifted, top)
+        np.exp(shifted, out=self.probabilities)
+        np.add.reduce(self.probabilities, axis=-1, keepdims=True, out=top)
+        np.log(top, out=top)
+        fused.log_softmax_pick(shifted, top, self.labels, self.log_probs, self.losses)
+        np.exp(self.log_probs, out=self.probabilities)
 
     def backward(self) -> np.ndarray:
         # softmax minus 1 at the label, times the per-sample cotangent, in the order of the
@@ -91,9 +102,7 @@ class CrossEntropyUnit(LossUnit):
             np.multiply(self.probabilities, self.scale, out=self.grad)
             self.grad[self.rows, self.labels] -= self.scale
             return self.grad
-        np.copyto(self.grad, self.probabilities)
-        self.grad[self.rows, self.labels] -= 1
-        np.multiply(self.grad, self.scale, out=self.grad)
+        fused.softmax_grad(self.probabilities, self.labels, self.one, self.scales, self.grad)
         return self.grad
 
 

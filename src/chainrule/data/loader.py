@@ -58,6 +58,10 @@ class TensorDataset:
         return tuple(a[index] for a in self.arrays)
 
 
+# The largest data set (all its arrays) a shuffling loader copies whole once per epoch.
+EPOCH_GATHER_BYTES = 64 * 2**20
+
+
 class DataLoader:
     """Minibatches of a dataset as tuples of Tensors, reshuffled every epoch when ``shuffle``.
 
@@ -118,8 +122,21 @@ class DataLoader:
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         order = self._order()
-        stop = len(self) * self.batch_size
-        for start in range(0, min(stop, len(order)), self.batch_size):
+        stop = min(len(self) * self.batch_size, len(order))
+        dataset = self.dataset
+        if (
+            self.shuffle
+            and isinstance(dataset, TensorDataset)
+            and sum(a.nbytes for a in dataset.arrays) <= EPOCH_GATHER_BYTES
+        ):
+            # A small data set is gathered once per epoch, in the epoch's order, and each
+            # batch is a slice of that copy: one gather per array instead of one per batch
+            # (on a 200-point demo, 6 µs of a 50 µs compiled step).
+            epoch = [np.take(a, order[:stop], axis=0) for a in dataset.arrays]
+            for start in range(0, stop, self.batch_size):
+                yield tuple(Tensor._wrap(a[start : start + self.batch_size]) for a in epoch)
+            return
+        for start in range(0, stop, self.batch_size):
             yield self._batch(order[start : start + self.batch_size])
 
     def _batch(self, indices: np.ndarray) -> tuple[Tensor, ...]:
