@@ -1,12 +1,16 @@
 """Small dense layers in loops of our own, where a BLAS call costs more than its arithmetic.
 
-The networks of the demos, the playground and small tables have layers of a few to a few dozen
-units: B3's 16x16 product over 256 rows is 65,536 multiply-adds, a microsecond of arithmetic,
-and NumPy's matmul spends about 2.5 µs on it, most of that in the call. A ``DenseChain`` runs
-each layer of such a network as two compiled loops: the forward pass (product, bias, and a
-ReLU or leaky ReLU when there is one) and the whole backward pass (the activation's derivative,
-the weight's and the bias's gradients, the input's gradient). Tanh and the sigmoid stay with
-NumPy, whose vectorised tanh and exp are many times faster than a libm call per element.
+The networks of the demos and the playground train on minibatches of 10 to 32 rows through
+layers of 2 to 32 units: the playground's 8x8 layer on 10 rows is 640 multiply-adds, and
+NumPy's matmul, bias and activation take about 2.5 µs for its forward pass and 3 µs for its
+backward, nearly all of it in the calls. A ``DenseUnit`` runs such a layer as two compiled
+loops: the forward pass (product, bias, and a ReLU or leaky ReLU when there is one), 0.5 µs,
+and the whole backward pass (the activation's derivative, the weight's and the bias's
+gradients, the input's gradient), 1 µs. Tanh and the sigmoid stay with NumPy, whose vectorised
+tanh and exp are many times faster than a libm call per element. On larger batches BLAS wins:
+the loops vectorise only over one short axis (Numba leaves its SLP vectoriser off), so at 256
+rows a 16x16 layer takes 12 µs in them against 2.5 µs in OpenBLAS; ``small`` holds the
+measured crossover.
 
 Every sum here adds its products (each rounded) first to last, and the NumPy twins compute the
 same order with ``np.add.accumulate`` (sequential by definition, where a reduce may go pairwise),
@@ -32,11 +36,14 @@ __all__ = ["MAX_WIDTH", "DenseUnit", "define_loops", "densify", "small"]
 MAX_WIDTH = 32
 # The activations the loops know, by number (what the loops are compiled with).
 NONE, RELU, LEAKY, TANH, SIGMOID = range(5)
-# The batches the loops take: any layer up to SMALL_ROWS rows; up to MEDIUM_ROWS, layers of at
-# most MEDIUM_WORK multiply-adds and more than one output.
-SMALL_ROWS = 32
-MEDIUM_ROWS = 128
-MEDIUM_WORK = 8192
+# The layers the loops take, by multiply-adds per pass (rows x inputs x outputs): up to
+# SMALL_BATCH_WORK on batches of at most SMALL_BATCH rows, up to BATCH_WORK on at most MAX_ROWS
+# rows. Measured in the plan against the BLAS units (docs/performance.md); beyond, BLAS wins
+# or the two are level within the noise.
+SMALL_BATCH = 64
+SMALL_BATCH_WORK = 32768
+BATCH_WORK = 16384
+MAX_ROWS = 128
 # Elements of the twins' scratch: they work in blocks of rows that fit in it.
 TWIN_SCRATCH = 1 << 16
 # The backward loop's flags: which gradients to compute.
@@ -172,8 +179,6 @@ class DenseUnit(Unit):
         self.flags = (WEIGHT if linear.weight.requires_grad else 0) | (
             BIAS if linear.bias.requires_grad else 0
         )
-        self.forward_loop: Callable[..., Any] | None = None
-        self.backward_loop: Callable[..., Any] | None = None
 
     def gradients(self) -> tuple[np.ndarray | None, ...]:
         return self.linear.gradients()
@@ -186,9 +191,7 @@ class DenseUnit(Unit):
         assert linear.bias is not None
         if self.copied:
             np.copyto(self.wt, linear.weight.data.T)
-        loop = self.forward_loop
-        if loop is None:
-            loop = self.forward_loop = fused.dense_loop("dense_forward")
+        loop = fused.dense_loop("dense_forward")
         if loop is not None:
             loop(x, self.wt, linear.bias.data, linear.out, self.code, self.constants)
         else:
@@ -200,9 +203,7 @@ class DenseUnit(Unit):
     def backward(self, g: np.ndarray, needs_input: bool) -> np.ndarray | None:
         linear = self.linear
         flags = self.flags | INPUT if needs_input else self.flags
-        loop = self.backward_loop
-        if loop is None:
-            loop = self.backward_loop = fused.dense_loop("dense_backward")
+        loop = fused.dense_loop("dense_backward")
         if loop is not None:
             loop(
                 g,
@@ -344,6 +345,7 @@ def small(linear: LinearUnit, rows: int) -> bool:
         return False
     if rows < 1 or max(weight.shape) > MAX_WIDTH:
         return False
-    return rows <= SMALL_ROWS or (
-        rows <= MEDIUM_ROWS and outputs > 1 and rows * inputs * outputs <= MEDIUM_WORK
-    )
+    work = rows * inputs * outputs
+    if rows <= SMALL_BATCH:
+        return work <= SMALL_BATCH_WORK
+    return rows <= MAX_ROWS and work <= BATCH_WORK
