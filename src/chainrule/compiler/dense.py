@@ -338,7 +338,7 @@ def small(linear: LinearUnit, rows: int) -> bool:
     with AVX-512, OpenBLAS 0.3.31: docs/performance.md), and can run it (a bias, a contiguous
     float weight)."""
     weight = linear.weight.data
-    outputs, inputs = weight.shape
+    outputs, inputs = map(int, weight.shape)
     if linear.bias is None or weight.dtype not in (np.float32, np.float64):
         return False
     if not (weight.flags.c_contiguous or weight.flags.f_contiguous) or min(weight.shape) < 1:
