@@ -191,7 +191,7 @@ class DenseUnit(Unit):
         assert linear.bias is not None
         if self.copied:
             np.copyto(self.wt, linear.weight.data.T)
-        loop = fused.dense_loop("dense_forward")
+        loop = fused.dense_loop("dense_forward", x.dtype)
         if loop is not None:
             loop(x, self.wt, linear.bias.data, linear.out, self.code, self.constants)
         else:
@@ -203,7 +203,7 @@ class DenseUnit(Unit):
     def backward(self, g: np.ndarray, needs_input: bool) -> np.ndarray | None:
         linear = self.linear
         flags = self.flags | INPUT if needs_input else self.flags
-        loop = fused.dense_loop("dense_backward")
+        loop = fused.dense_loop("dense_backward", g.dtype)
         if loop is not None:
             loop(
                 g,

@@ -54,13 +54,15 @@ load_failure: str | None = None
 
 
 def _build() -> None:
-    """The loader thread: compile the loops, retrying a start that raced with IPython; on
-    failure the twins stay in use, without a traceback on the user's screen."""
+    """The loader thread: compile the float32 loops, retrying a start that raced with IPython,
+    and hand them out; then the float64 ones. On failure the twins stay in use, without a
+    traceback on the user's screen."""
     global _loops, load_failure
     for attempt in range(1, _ATTEMPTS + 1):
         try:
             _loops = _compile_loops()
-            return
+            _ready.add("f")
+            break
         except RuntimeError as error:
             if "changed size during iteration" in str(error) and attempt < _ATTEMPTS:
                 continue
@@ -68,6 +70,13 @@ def _build() -> None:
         except Exception as error:  # any failure leaves the exact twins in use
             load_failure = f"{type(error).__name__}: {error}"
         _loops = {}
+        return
+    try:
+        loops = _loops
+        assert loops is not None
+        _warm(loops, np.float64)
+        _ready.add("d")
+    except Exception:  # float64 keeps its twins: the same numbers, slower
         return
 
 
@@ -219,31 +228,35 @@ def _compile_loops() -> dict[str, Callable[..., Any]]:
         "colsum": jit(colsum),
         "tanh_backward": jit(tanh_backward),
     }
-    # Compile (or load from the cache) for float32 and float64 now, in this thread, and only
-    # then hand them out: a step never compiles a loop itself. The loops over a tuple of
-    # parameters are compiled per tuple length: the commonest here, others when first asked
-    # for (``_tuple_loop``).
-    for dtype in (np.float32, np.float64):
-        a, b = np.zeros((2, 2), dtype), np.zeros(2, dtype)
-        loops["bias_add"](a, b)
-        loops["colsum"](a, b)
-        for count in _FIRST_TUPLES:
-            _warm_tuple(loops, "sgd", count, dtype)
-            _warm_tuple(loops, "adam", count, dtype)
-        loops["outer"](a[:, :1], a[:1], a.copy())
-        loops["tanh_backward"](a, a, a.copy(), b, True, np.ones(1, dtype))
-        loops["bce_logits"](b, b, b, b, np.ones(3, dtype), b.copy())
-        labels = np.zeros(2, np.intp)
-        loops["log_softmax_pick"](a, a[:, :1], labels, a.copy(), b.copy())
-        loops["shift_rows"](a, a.copy())
-        loops["softmax_grad"](a, labels, np.ones(1, dtype), np.ones(1, dtype), a.copy())
-        dense.warm_up(loops, dtype)
+    # Compile (or load from the cache) for float32 now, in this thread, and only then hand
+    # them out: a step never compiles a loop itself. float64 follows (``_build``); the loops
+    # over a tuple of parameters are compiled per tuple length when first asked for
+    # (``_tuple_loop``). Cold (nothing cached), float32 takes about 2 s here, float64 2 s.
+    _warm(loops, np.float32)
     loops["labels_in_range"](np.zeros(2, np.int64), 2)
     return loops
 
 
-# The tuple lengths (parameters of a model) compiled with the loops: 2, 4 and 6 Linear layers.
-_FIRST_TUPLES = (4, 6, 8)
+def _warm(loops: dict[str, Callable[..., Any]], dtype: Any) -> None:
+    """Compile (or load from Numba's cache) every loop for arrays of ``dtype``."""
+    from . import dense
+
+    a, b = np.zeros((2, 2), dtype), np.zeros(2, dtype)
+    loops["bias_add"](a, b)
+    loops["colsum"](a, b)
+    loops["outer"](a[:, :1], a[:1], a.copy())
+    loops["tanh_backward"](a, a, a.copy(), b, True, np.ones(1, dtype))
+    loops["bce_logits"](b, b, b, b, np.ones(3, dtype), b.copy())
+    labels = np.zeros(2, np.intp)
+    loops["log_softmax_pick"](a, a[:, :1], labels, a.copy(), b.copy())
+    loops["shift_rows"](a, a.copy())
+    loops["softmax_grad"](a, labels, np.ones(1, dtype), np.ones(1, dtype), a.copy())
+    dense.warm_up(loops, dtype)
+
+
+# The dtypes ("f", "d") whose loops are compiled, and the (loop, parameter count, dtype) of the
+# loops over tuples of parameters that are.
+_ready: set[str] = set()
 _tuples_ready: set[tuple[str, int, str]] = set()
 _tuples_pending: set[tuple[str, int, str]] = set()
 
@@ -269,7 +282,7 @@ def _compile_tuple(name: str, count: int, dtype: Any) -> None:
 def _tuple_loop(name: str, count: int, dtype: np.dtype[Any]) -> Callable[..., Any] | None:
     """The loop ``name`` over ``count`` parameters once it is compiled for that many; None
     until then (it compiles in a thread of its own), so a step never waits for a compile."""
-    loop = _loop(name)
+    loop = _loop(name, dtype)
     if loop is None:
         return None
     key = (name, count, dtype.char)
@@ -295,24 +308,27 @@ def _start() -> None:
             _loading.start()
 
 
-def _loop(name: str) -> Callable[..., Any] | None:
-    """The compiled loop, or None while Numba is loading (or when NumPy's loops are chosen,
-    in which case Numba is never started)."""
+def _loop(name: str, dtype: np.dtype[Any] | None = None) -> Callable[..., Any] | None:
+    """The compiled loop for arrays of ``dtype``, or None while Numba is loading or compiling
+    it (or when NumPy's loops are chosen, in which case Numba is never started)."""
     if get_kernels() == "numpy":
         return None
     if _loops is None:
         _start()
         return None
+    if dtype is not None and dtype.char not in _ready:
+        return None
     return _loops.get(name)
 
 
-def dense_loop(name: str) -> Callable[..., Any] | None:
+def dense_loop(name: str, dtype: np.dtype[Any]) -> Callable[..., Any] | None:
     """The small-layer loop ``name`` (``dense``), or None while it is not compiled."""
-    return _loop(name)
+    return _loop(name, dtype)
 
 
 def loops_ready() -> bool:
-    return _loops is not None
+    """Whether the loader has finished (the loops compiled, or given up)."""
+    return _loops is not None and (_loading is None or not _loading.is_alive())
 
 
 def wait_for_loops(timeout: float | None = None) -> bool:
@@ -325,7 +341,7 @@ def wait_for_loops(timeout: float | None = None) -> bool:
 
 def bias_add(out: np.ndarray, bias: np.ndarray) -> None:
     """out += bias on every row."""
-    loop = _loop("bias_add")
+    loop = _loop("bias_add", out.dtype)
     if loop is None:
         np.add(out, bias, out=out)
     else:
@@ -335,7 +351,7 @@ def bias_add(out: np.ndarray, bias: np.ndarray) -> None:
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out = a @ b; a product over one term (NumPy's matmul is slow there) as a loop."""
     if a.shape[1] == 1 and a.flags.c_contiguous and b.flags.c_contiguous:
-        loop = _loop("outer")
+        loop = _loop("outer", a.dtype)
         if loop is not None:
             loop(a, b, out)
             return out
@@ -401,7 +417,7 @@ def bce_logits(
     """The sum of softplus(z) - z·t (added first to last, in float64) given e = exp(-|z|) and
     log1p(e); grad = c[0]·(sigmoid(z) - t). ``c`` is (scale, 1, 0) in the arrays' dtype; all
     contiguous arrays of one shape."""
-    loop = _loop("bce_logits")
+    loop = _loop("bce_logits", z.dtype)
     if loop is not None:
         return float(loop(flat(z), flat(t), flat(e), flat(log1p_e), c, flat(grad)))
     np.maximum(z, c[2], out=scratch)
@@ -426,7 +442,7 @@ def labels_in_range(labels: np.ndarray, classes: int) -> bool:
 
 def shift_rows(z: np.ndarray, shifted: np.ndarray, top: np.ndarray) -> None:
     """shifted = z - the maximum of its row (``top``: scratch of shape (rows, 1))."""
-    loop = _loop("shift_rows")
+    loop = _loop("shift_rows", z.dtype)
     if loop is not None:
         loop(z, shifted)
         return
@@ -442,7 +458,7 @@ def log_softmax_pick(
     losses: np.ndarray,
 ) -> None:
     """log_probs = shifted - log_sums (one per row), losses = -log_probs at the labels."""
-    loop = _loop("log_softmax_pick")
+    loop = _loop("log_softmax_pick", shifted.dtype)
     if loop is not None:
         loop(shifted, log_sums, labels, log_probs, losses)
         return
@@ -454,7 +470,7 @@ def softmax_grad(
     p: np.ndarray, labels: np.ndarray, one: np.ndarray, scale: np.ndarray, grad: np.ndarray
 ) -> None:
     """grad = (p - onehot(labels))·scale[0], 1 at the label subtracted before the product."""
-    loop = _loop("softmax_grad")
+    loop = _loop("softmax_grad", p.dtype)
     if loop is not None:
         loop(p, labels, one, scale, grad)
         return
@@ -465,7 +481,7 @@ def softmax_grad(
 
 def colsum(g: np.ndarray, out: np.ndarray) -> None:
     """out = the column sums of g, the rows added in order."""
-    loop = _loop("colsum")
+    loop = _loop("colsum", g.dtype)
     if loop is not None:
         loop(g, out)
     elif g.shape[1] == 1:  # NumPy sums one contiguous column pairwise; the loop in order
@@ -478,7 +494,7 @@ def tanh_backward(
     g: np.ndarray, h: np.ndarray, delta: np.ndarray, sums: np.ndarray | None, scratch: np.ndarray
 ) -> None:
     """delta = g·(1 - h²), and sums = its column sums when given."""
-    loop = _loop("tanh_backward")
+    loop = _loop("tanh_backward", g.dtype)
     if loop is not None:
         ones = _ONES[g.dtype.char]
         loop(g, h, delta, delta[0] if sums is None else sums, sums is not None, ones)

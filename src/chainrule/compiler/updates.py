@@ -2,11 +2,12 @@
 loop over all the plan's parameters instead of the optimiser's pass per parameter.
 
 On the networks of the demos the optimiser was most of a compiled step: Adam's NumPy update
-(what small runs use, see ``engine.kernels.small_run``) took about 11 µs per parameter, 45 µs
+(what short runs use, see ``engine.kernels.small_run``) took about 11 µs per parameter, 45 µs
 of XOR's 60 µs step. Here the update is one loop over every parameter, with the element
-formula of the engine's ``adam`` kernel (so it equals eager Adam on the kernel's path to the
-bit, and its NumPy path to float32 rounding), and a NumPy twin doing the same operations in
-the same order while the loop is not compiled: a run does not depend on when Numba loaded.
+formula of the engine's ``adam`` kernel compiled without fast-math (the kernel lets LLVM fuse
+multiply-adds), so it equals eager Adam to float32 rounding; and its NumPy twin does the same
+operations in the same order while the loop is not compiled, so a run does not depend on
+when Numba loaded.
 
 The optimiser's objects keep their meaning: its ``lr``, betas and schedules are read at every
 step, its state (``step``, ``exp_avg``, ``exp_avg_sq``) is updated in place, so
