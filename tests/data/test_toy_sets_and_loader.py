@@ -458,6 +458,36 @@ def test_shuffled_batches_are_fresh_writeable_copies() -> None:
         assert not np.shares_memory(inputs.data, X)
 
 
+@pytest.mark.parametrize("drop_last", [False, True])
+@pytest.mark.parametrize("batch_size", [1, 3, 7, 10, 64])
+def test_a_small_data_set_gathered_per_epoch_gives_the_batches_of_per_batch_gathers(
+    monkeypatch: pytest.MonkeyPatch, batch_size: int, drop_last: bool
+) -> None:
+    """A shuffling loader copies a small data set once per epoch in the epoch's order and
+    slices it: the batches are those of one gather per batch, epoch after epoch, and fresh
+    copies of the user's arrays."""
+    from chainrule.data import loader as loader_module
+
+    X = np.arange(60.0).reshape(20, 3)
+    y = np.arange(20) % 3
+
+    def epochs(limit: int) -> list[list[tuple[np.ndarray, ...]]]:
+        monkeypatch.setattr(loader_module, "EPOCH_GATHER_BYTES", limit)
+        loader = DataLoader(
+            TensorDataset(X, y), batch_size=batch_size, shuffle=True, seed=3, drop_last=drop_last
+        )
+        return [[tuple(t.data for t in batch) for batch in loader] for _ in range(3)]
+
+    whole, per_batch = epochs(2**20), epochs(0)
+    assert [len(epoch) for epoch in whole] == [len(epoch) for epoch in per_batch]
+    for epoch, reference in zip(whole, per_batch):
+        for batch, expected in zip(epoch, reference):
+            for array, expected_array in zip(batch, expected):
+                np.testing.assert_array_equal(array, expected_array)
+                assert array.flags.writeable
+                assert not np.shares_memory(array, X) and not np.shares_memory(array, y)
+
+
 @pytest.mark.parametrize("margin", [-0.1, 1.0, 1.5, 3.0, float("nan"), float("inf")])
 def test_separable_rejects_a_margin_outside_zero_to_one(margin: float) -> None:
     with pytest.raises(ValueError, match="margin") as caught:
