@@ -33,6 +33,9 @@ from . import fused
 __all__ = ["Updates"]
 
 _GRAD = operator.attrgetter("grad")
+_STEP = operator.itemgetter("step")
+_EXP_AVG = operator.itemgetter("exp_avg")
+_EXP_AVG_SQ = operator.itemgetter("exp_avg_sq")
 
 
 class Updates:
@@ -88,13 +91,14 @@ class Updates:
     def _adam(self, optimizer: Any, group: dict[str, Any]) -> bool:
         if group["amsgrad"]:
             return False
-        states = [optimizer.state[index] for index in range(len(self.order))]
+        states = optimizer.state[: len(self.order)]
         moments = self._moments(states)
         if moments is None:
             return False
-        step = states[0]["step"] + 1
-        if any(state["step"] + 1 != step for state in states):
-            return False
+        steps = set(map(_STEP, states))
+        if len(steps) != 1:
+            return False  # parameters stepped apart: the optimiser keeps their counts
+        step = steps.pop() + 1
         beta1, beta2 = group["betas"]
         lr, decay = group["lr"], group["weight_decay"]
         decoupled = type(optimizer) is AdamW
@@ -119,9 +123,10 @@ class Updates:
     ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None:
         """Flat views of every parameter's exp_avg and exp_avg_sq, or None before the first
         step (no state yet) or when a moment is not laid out as its parameter."""
-        if not all("exp_avg" in state for state in states):
+        try:
+            arrays = list(map(_EXP_AVG, states)) + list(map(_EXP_AVG_SQ, states))
+        except KeyError:
             return None
-        arrays = [a for state in states for a in (state["exp_avg"], state["exp_avg_sq"])]
         cached = self.moments
         if cached is not None and all(map(operator.is_, arrays, cached[0])):
             return cached[1], cached[2]

@@ -388,6 +388,8 @@ def _divergence_guard(state: TrainingState, factor: float) -> Guard:
 def _check_divergence(
     value: float, first: float, factor: float, optimizer: Optimizer, state: TrainingState
 ) -> None:
+    if math.isfinite(value) and value <= factor * max(abs(first), 1.0):
+        return  # every batch passes here: nothing more to work out
     lr = optimizer.param_groups[0]["lr"]
     decay = optimizer.param_groups[0].get("weight_decay", 0.0)
     where = f"epoch {state.epoch}, batch {state.batch}"
