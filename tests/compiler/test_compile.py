@@ -16,6 +16,14 @@ instead of g·(1 - h²) (both correct to an ulp) moved some of the runs below by
 whole runs are compared at rtol 1e-4, atol 1e-5; every wrong rule tried (a dropped row of a bias
 sum, an unscaled Dropout mask, a stale learning rate, a mean for a sum) is off by 1e-3 or more.
 Where the compiled step runs eagerly (the fallbacks) the results are the eager ones exactly.
+
+Two paths. A small Linear layer on a small batch (all of this file's: at most 32 rows, at most
+32 units) runs as a ``DenseUnit``, two Numba loops that add each sum first to last
+(``compiler.dense``); wider layers and larger batches run as BLAS products (``LinearUnit`` and
+the activations' units), which sum in another order. Both are compared with eager, to the same
+tolerances: the contract tests take the ``layer_path`` fixture, whose "blas" case sets
+``dense.MAX_WIDTH`` to 0 so that no layer is small. tests/compiler/test_dense.py tests the
+loops themselves (the choice of path, the loops against their twins, float64 mathematics).
 """
 
 from __future__ import annotations
@@ -27,12 +35,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule import nn, optim
-from chainrule.compiler import fused
+from chainrule.compiler import dense, fused
 from chainrule.optim import lr_scheduler
 
 # float32, see the module's docstring: one step's results, and a whole run's
@@ -72,6 +80,17 @@ def kernels(request: pytest.FixtureRequest) -> str:
     """Both paths against eager: Numba's loops (fused and the engine's), or NumPy's
     everywhere (``cr.set_kernels("numpy")``, which the eager run then takes too)."""
     cr.set_kernels("compiled" if request.param == "numba" else "numpy")
+    return str(request.param)
+
+
+@pytest.fixture(params=["loops", "blas"])
+def layer_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a compiled step runs a Linear layer, each against eager: "loops", the small
+    layers of these tests as ``DenseUnit``s (``compiler.dense``, as a plan makes them), or
+    "blas", every layer as the BLAS units (``dense.MAX_WIDTH`` 0: no layer is small), which
+    wider layers and larger batches take."""
+    if request.param == "blas":
+        monkeypatch.setattr(dense, "MAX_WIDTH", 0)
     return str(request.param)
 
 
@@ -418,7 +437,7 @@ def both(
 
 # ----------------------------------------------------------- the contract: equal to eager
 @pytest.mark.parametrize("name", list(LAYER_MODELS))
-def test_every_supported_layer_trains_as_eager(name: str, kernels: str) -> None:
+def test_every_supported_layer_trains_as_eager(name: str, kernels: str, layer_path: str) -> None:
     batches = make_batches("ce", [32, 32, 32], 3)
     compiled, eager = both(LAYER_MODELS[name], nn.CrossEntropyLoss, OPTIMIZERS["adam"], batches)
     assert_same_training(compiled, eager)
@@ -427,7 +446,7 @@ def test_every_supported_layer_trains_as_eager(name: str, kernels: str) -> None:
 @pytest.mark.parametrize("make_loss", LOSSES)
 @pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
 def test_every_loss_and_optimizer_train_as_eager(
-    make_loss: Callable[[], Any], optimizer: str, kernels: str
+    make_loss: Callable[[], Any], optimizer: str, kernels: str, layer_path: str
 ) -> None:
     loss_fn = make_loss()
     batches = make_batches(kind_of(loss_fn), [24, 24, 24], 3)
@@ -436,7 +455,9 @@ def test_every_loss_and_optimizer_train_as_eager(
 
 
 @pytest.mark.parametrize("make_loss", LOSSES)
-def test_every_loss_with_dropout_and_a_short_last_batch(make_loss: Callable[[], Any]) -> None:
+def test_every_loss_with_dropout_and_a_short_last_batch(
+    make_loss: Callable[[], Any], layer_path: str
+) -> None:
     """A last short batch is a second plan (and a second Dropout draw of its own shape); both
     plans' results equal eager's."""
     loss_fn = make_loss()
@@ -451,7 +472,7 @@ def test_every_loss_with_dropout_and_a_short_last_batch(make_loss: Callable[[], 
     "loss_fn", [nn.BCEWithLogitsLoss(), nn.MSELoss(reduction="sum")], ids=["bce", "mse-sum"]
 )
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_one_wide_layers(loss_fn: Any, optimizer: str, kernels: str) -> None:
+def test_one_wide_layers(loss_fn: Any, optimizer: str, kernels: str, layer_path: str) -> None:
     """Outputs and hidden layers one unit wide: the one-column bias sums and the one-term
     products (``fused.colsum``'s and ``fused.matmul``'s special cases)."""
 
@@ -475,7 +496,7 @@ def test_more_batch_shapes_than_plans_kept() -> None:
     assert_same_training(compiled, eager)
 
 
-def test_a_batch_of_one_row() -> None:
+def test_a_batch_of_one_row(layer_path: str) -> None:
     batches = make_batches("ce", [1], 3)
     compiled, eager = both(mixed_model, nn.CrossEntropyLoss, OPTIMIZERS["adam"], batches)
     assert_same_training(compiled, eager)
@@ -596,7 +617,9 @@ def replace_arrays(i: int, model: nn.Module, optimizer: optim.Optimizer) -> None
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "sgd-momentum", "adam", "rmsprop"])
-def test_parameters_replaced_or_loaded_between_steps(optimizer: str, kernels: str) -> None:
+def test_parameters_replaced_or_loaded_between_steps(
+    optimizer: str, kernels: str, layer_path: str
+) -> None:
     batches = make_batches("ce", [32, 32, 32], 3)
     compiled, eager = both(
         mixed_model,
@@ -623,7 +646,7 @@ def test_optimizer_state_loaded_between_steps() -> None:
 
 
 @pytest.mark.parametrize("frozen", ["first", "middle"])
-def test_parameters_frozen_from_the_start(frozen: str) -> None:
+def test_parameters_frozen_from_the_start(frozen: str, layer_path: str) -> None:
     """requires_grad=False before the optimiser is made (which then gets the others only): the
     compiled backward pass stops at, or passes through, the frozen layer."""
 
@@ -652,7 +675,7 @@ def test_parameters_frozen_from_the_start(frozen: str) -> None:
 @pytest.mark.parametrize("make_loss", LOSSES)
 @pytest.mark.parametrize("optimizer", ["sgd", "sgd-nesterov", "adam", "adagrad", "rmsprop"])
 def test_float64_models_by_default_dtype(
-    make_loss: Callable[[], Any], optimizer: str, kernels: str
+    make_loss: Callable[[], Any], optimizer: str, kernels: str, layer_path: str
 ) -> None:
     cr.set_default_dtype(np.float64)
     loss_fn = make_loss()
@@ -663,7 +686,7 @@ def test_float64_models_by_default_dtype(
     assert_same_training(compiled, eager, rtol=RTOL64, atol=ATOL64)
 
 
-def test_float64_models_by_layer_dtype() -> None:
+def test_float64_models_by_layer_dtype(layer_path: str) -> None:
     def make_model() -> nn.Module:
         return nn.Sequential(
             linear(FEATURES, 8, 1, dtype=np.float64),
@@ -692,7 +715,7 @@ def test_float64_models_by_layer_dtype() -> None:
 )
 @pytest.mark.parametrize("model", ["tanh", "activation-first", "dropout-first-and-last"])
 def test_float64_inputs_to_a_float32_model(
-    make_loss: Callable[[], Any], target_dtype: Any, model: str, kernels: str
+    make_loss: Callable[[], Any], target_dtype: Any, model: str, kernels: str, layer_path: str
 ) -> None:
     """Inputs and targets of another dtype (float64, integers) are cast to the model's, as
     eager casts them; an activation or a Dropout first computes in float64 in eager (the Linear
@@ -764,14 +787,20 @@ def snapshot(run: Run) -> list[np.ndarray]:
     return [np.array(run.losses)] + [p.data.copy() for p in run.model.parameters()]
 
 
-@settings(max_examples=20, deadline=None, derandomize=True)
+# (layer_path only sets dense.MAX_WIDTH, the same for every example: function-scoped is right)
+@settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     network=networks(),
     loss=st.sampled_from(["mse", "bce"]),
     optimizer=st.sampled_from(["sgd", "sgd-momentum", "sgd-weight-decay"]),
 )
 def test_numba_loops_and_numpy_kernels_give_the_same_bits(
-    network: tuple[ModelFactory, list[int], int], loss: str, optimizer: str
+    network: tuple[ModelFactory, list[int], int], loss: str, optimizer: str, layer_path: str
 ) -> None:
     """The compiled step with ``cr.set_kernels("numpy")`` and with the Numba loops: bit for
     bit. (Cross-entropy and Adam are left out here: their *engine* kernels, which
@@ -791,14 +820,20 @@ def test_numba_loops_and_numpy_kernels_give_the_same_bits(
         np.testing.assert_array_equal(mine, theirs)
 
 
-@settings(max_examples=20, deadline=None, derandomize=True)
+# (layer_path only sets dense.MAX_WIDTH, the same for every example: function-scoped is right)
+@settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     network=networks(least_outputs=2),
     loss=st.sampled_from(["ce", "mse", "bce"]),
     optimizer=st.sampled_from(["sgd", "sgd-momentum", "adam"]),
 )
 def test_fused_loops_before_and_after_numba_loads_give_the_same_bits(
-    network: tuple[ModelFactory, list[int], int], loss: str, optimizer: str
+    network: tuple[ModelFactory, list[int], int], loss: str, optimizer: str, layer_path: str
 ) -> None:
     """What runs while Numba loads in the background (the fused loops' NumPy twins, with the
     engine's kernels on) gives the bits the loaded loops give: a run does not depend on when
@@ -981,7 +1016,7 @@ MODELS_FOR_GRADIENTS = [
 @pytest.mark.parametrize("make_model", MODELS_FOR_GRADIENTS)
 @pytest.mark.parametrize("make_loss", LOSSES)
 def test_forward_backward_adds_to_the_gradients_as_backward_does(
-    make_model: ModelFactory, make_loss: Callable[[], Any]
+    make_model: ModelFactory, make_loss: Callable[[], Any], layer_path: str
 ) -> None:
     """Two calls without zeroing: the sum of two batches' gradients, the losses and outputs
     of each; and a third call on top of gradients that eager backward() left."""

@@ -279,3 +279,38 @@ def test_shift_rows_keeps_nan_as_numpy_max_does() -> None:
     mine = np.empty_like(z)
     fused.shift_rows(z, mine, np.empty((3, 1), np.float32))
     np.testing.assert_array_equal(mine, z - z.max(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+@pytest.mark.parametrize("view", ["columns", "every-other"])
+def test_a_strided_weight_is_updated_by_the_optimiser_itself(name: str, view: str) -> None:
+    """A weight that is a strided view (no flat view of it exists, or only a strided one) is
+    left to the optimiser's own step, and trains as eagerly; it was updated in a copy, or
+    crashed Numba's typing, when the loop took it."""
+
+    def model() -> nn.Sequential:
+        layer = nn.Linear(4, 3, rng=np.random.default_rng(1))
+        wide = np.zeros((3, 8), np.float32)
+        if view == "columns":
+            wide[:, :4] = layer.weight.data
+            layer.weight.data = wide[:, :4]
+        else:
+            wide[:, ::2] = layer.weight.data
+            layer.weight.data = wide[:, ::2]
+        return nn.Sequential(layer)
+
+    make = (lambda p: optim.SGD(p, lr=0.1)) if name == "sgd" else (lambda p: optim.Adam(p, lr=0.01))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((10, 4)).astype(np.float32)
+    y = rng.standard_normal((10, 3)).astype(np.float32)
+    eager, mine = model(), model()
+    eager_optimizer, my_optimizer = make(list(eager.parameters())), make(list(mine.parameters()))
+    step = cr.compile(mine, nn.MSELoss(), my_optimizer)
+    for _ in range(30):
+        eager_optimizer.zero_grad()
+        nn.MSELoss()(eager(cr.Tensor(x)), cr.Tensor(y)).backward()
+        eager_optimizer.step()
+        step(x, y)
+    for p, q in zip(mine.parameters(), eager.parameters()):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(mine.layers[0].weight.data, model().layers[0].weight.data)

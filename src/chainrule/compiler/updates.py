@@ -46,6 +46,10 @@ class Updates:
         self.order = [p for p in parameters if id(p) in grads]
         if len(self.order) != len(parameters):
             self.order = []  # a frozen parameter: the optimiser's own step, which skips it
+        if not all(
+            _contiguous(p.data) and _same_layout(grads[id(p)].data, p.data) for p in self.order
+        ):
+            self.order = []  # a strided view, or a gradient laid out otherwise: no flat pairing
         self.grads = [grads[id(p)] for p in self.order]
         self.flat_params = tuple(flat(p.data) for p in self.order)
         self.flat_grads = tuple(flat(tensor.data) for tensor in self.grads)
@@ -138,6 +142,10 @@ class Updates:
         v = tuple(flat(state["exp_avg_sq"]) for state in states)
         self.moments = (arrays, m, v)
         return m, v
+
+
+def _contiguous(array: np.ndarray) -> bool:
+    return bool(array.flags.c_contiguous or array.flags.f_contiguous)
 
 
 def _same_layout(array: np.ndarray, like: np.ndarray) -> bool:
