@@ -35,8 +35,8 @@ def demo_case(name: str) -> Callable[[bool], float]:
 
     if name == "xor":
         X, y = data.make_xor(xor.N_SAMPLES, seed=0)
-        hidden, activation, lr, epochs = (xor.HIDDEN,), "tanh", xor.LEARNING_RATE, xor.NETWORK_EPOCHS
-        batch = 32
+        hidden, activation = (xor.HIDDEN,), "tanh"
+        lr, epochs, batch = xor.LEARNING_RATE, xor.NETWORK_EPOCHS, 32
     else:
         setup = moons.SETUP if name == "moons" else spirals.SETUP
         maker = data.make_moons if name == "moons" else data.make_spirals
@@ -62,13 +62,13 @@ def demo_case(name: str) -> Callable[[bool], float]:
 
 def playground_case(epochs: int) -> Callable[[bool], float]:
     """``epochs`` epochs of the playground's 6x8 tanh network on its spirals."""
+    from chainrule import data
     from chainrule.playground.network import Network, outputs_for
     from chainrule.playground.settings import Settings
 
     settings = dataclasses.replace(
         Settings(), dataset="spiral", hidden=(8,) * 6, activations=("tanh",) * 6, batch=10
     )
-    from chainrule import data
 
     X, labels = data.make_spirals(500, seed=0)
     X, labels = X[:250].astype(np.float32), labels[:250]
