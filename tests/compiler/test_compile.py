@@ -29,7 +29,7 @@ loops themselves (the choice of path, the loops against their twins, float64 mat
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,21 +58,6 @@ Hook = Callable[[int, nn.Module, optim.Optimizer], None]
 
 
 # ------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module", autouse=True)
-def _numba_loops_loaded() -> None:
-    """The fused loops compiled (or loaded from Numba's cache) before any test runs, so that
-    "numba" below means the Numba loops and not their NumPy twins while Numba loads."""
-    assert fused.wait_for_loops(timeout=300), "Numba's fused loops did not load"
-
-
-@pytest.fixture(autouse=True)
-def _restore_globals() -> Iterator[None]:
-    """The kernels and the default dtype as the rest of the suite expects them."""
-    try:
-        yield
-    finally:
-        cr.set_kernels("compiled")
-        cr.set_default_dtype(np.float32)
 
 
 @pytest.fixture(params=["numba", "numpy"])

@@ -13,7 +13,7 @@ off by 1e-3 or more.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -62,23 +62,6 @@ CODES = {
 
 
 # ------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module", autouse=True)
-def _numba_loops_loaded() -> None:
-    """The loops compiled (or loaded from Numba's cache), float32 and float64, before any test,
-    so that "loops" below are Numba's and not the twins that run while it loads."""
-    assert fused.wait_for_loops(timeout=300), "Numba's loops did not load"
-    for dtype in (np.float32, np.float64):
-        for name in ("dense_forward", "dense_backward"):
-            assert fused.dense_loop(name, np.dtype(dtype)) is not None, (name, dtype)
-
-
-@pytest.fixture(autouse=True)
-def _restore_globals() -> Iterator[None]:
-    try:
-        yield
-    finally:
-        cr.set_kernels("compiled")
-        cr.set_default_dtype(np.float32)
 
 
 def use(path: str, dtype: Any) -> None:

@@ -10,7 +10,7 @@ Loops against their NumPy twins are compared to the bit: that is the twins' cont
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,19 +25,6 @@ from chainrule.compiler.losses import BCEWithLogitsUnit, CrossEntropyUnit
 from chainrule.compiler.updates import Updates
 from chainrule.engine.kernels import small_run
 from chainrule.optim import lr_scheduler
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _numba_loops_loaded() -> None:
-    assert fused.wait_for_loops(timeout=300), "Numba's fused loops did not load"
-
-
-@pytest.fixture(autouse=True)
-def _restore_kernels() -> Iterator[None]:
-    try:
-        yield
-    finally:
-        cr.set_kernels("compiled")
 
 
 # ------------------------------------------------------------------ the fused updates

@@ -25,15 +25,15 @@ from ..engine.kernels import flat, get_kernels, import_numba
 __all__ = [
     "adam",
     "bce_logits",
-    "labels_in_range",
-    "log_softmax_pick",
-    "shift_rows",
-    "softmax_grad",
     "bias_add",
     "colsum",
+    "labels_in_range",
+    "log_softmax_pick",
     "loops_ready",
     "matmul",
     "sgd",
+    "shift_rows",
+    "softmax_grad",
     "tanh_backward",
     "wait_for_loops",
 ]
@@ -124,7 +124,9 @@ def _compile_loops() -> dict[str, Callable[..., Any]]:
                 out[i, j] = g[i, 0] * w[0, j]
 
     def adam(params: Any, grads: Any, ms: Any, vs: Any, s: Any) -> None:
-        # The element formula of the engine's adam kernel, over every parameter
+        # The element formula of the engine's adam kernel, over every parameter. Written
+        # again rather than shared: the engine compiles its kernel with fast-math (fused
+        # multiply-adds), which no NumPy twin could reproduce to the bit.
         step_size, beta1, keep1, beta2, keep2 = s[0], s[1], s[2], s[3], s[4]
         eps, inv_sqrt_bias_correction2, weight_decay = s[5], s[6], s[7]
         shrink, flush_below, zero = s[8], s[9], s[10]

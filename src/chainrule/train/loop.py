@@ -388,7 +388,10 @@ def _divergence_guard(state: TrainingState, factor: float) -> Guard:
 def _check_divergence(
     value: float, first: float, factor: float, optimizer: Optimizer, state: TrainingState
 ) -> None:
-    if math.isfinite(value) and value <= factor * max(abs(first), 1.0):
+    # The floor of 1 keeps a first batch that is already fitted (loss near 0) from making
+    # ordinary noise look like divergence.
+    limit = factor * max(abs(first), 1.0)
+    if math.isfinite(value) and value <= limit:
         return  # every batch passes here: nothing more to work out
     lr = optimizer.param_groups[0]["lr"]
     decay = optimizer.param_groups[0].get("weight_decay", 0.0)
@@ -400,9 +403,7 @@ def _check_divergence(
             state.history,
             value,
         )
-    # The floor of 1 keeps a first batch that is already fitted (loss near 0) from making
-    # ordinary noise look like divergence.
-    if value > factor * max(abs(first), 1.0):
+    if value > limit:
         raise TrainingDiverged(
             f"training diverged at {where}: the loss grew from {first:.4g} to {value:.4g} "
             f"with learning rate {lr:g}; {divergence_advice(lr, decay, first_batch=False)}",
